@@ -1,0 +1,45 @@
+# dailyfresh: `make run` serves the shop, `make test` runs every test. Both bootstrap everything they need.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export PYTHONUNBUFFERED := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: run test bench screenshots services test-deps lint clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check -q --upgrade pip
+
+$(VENV)/.run-deps: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev-deps: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements-dev.txt
+	@touch $@ $(VENV)/.run-deps
+
+services:
+	@scripts/ensure-services.sh
+
+test-deps:
+	@scripts/ensure-test-deps.sh
+
+## Serve the shop on http://127.0.0.1:8000 and the local Alipay sandbox on :8100 (Ctrl-C stops both).
+run: $(VENV)/.run-deps services
+	$(BIN)/python -m fresh migrate
+	$(BIN)/python -m fresh keys
+	$(BIN)/python -m fresh seed --demo
+	$(BIN)/python app.py
+
+## Run the whole test suite against its own database (dailyfresh_test) and Redis database (15).
+test: $(VENV)/.dev-deps services test-deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev-deps
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,72 @@
+"""Entry point: settings -> pool and Redis -> make_app() -> listen -> background tasks -> wait for a signal."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import signal
+
+from fresh import db
+from fresh.redis_client import create_redis
+from fresh.settings import load_settings
+from fresh.web import make_app
+
+log = logging.getLogger("fresh")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Serve the dailyfresh shop.")
+    parser.add_argument("--port", type=int, help="listen port (default: web.port)")
+    parser.add_argument("--host", help="listen address (default: web.host)")
+    parser.add_argument("--with-sandbox", action="store_true",
+                        help="also serve the local Alipay sandbox gateway in this process (development)")
+    return parser.parse_args(argv)
+
+
+def setup_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+async def main(argv=None) -> None:
+    args = parse_args(argv)
+    setup_logging()
+    cfg = load_settings()
+    pool = await db.create_pool(cfg.db)
+    redis = create_redis(cfg.redis)
+    app = make_app(cfg, pool=pool, redis=redis)
+    host, port = args.host or cfg.web.host, args.port or cfg.web.port
+    server = app.listen(port, address=host, xheaders=cfg.web.xheaders, max_body_size=cfg.web.max_body_size)
+    servers = [server]
+    if args.with_sandbox:
+        # An outside party that only speaks the protocol: imported only when asked for.
+        sandbox = importlib.import_module("fresh.payments.sandbox")
+        servers.append(await sandbox.serve(cfg))
+    tasks = [asyncio.create_task(fn(app), name=fn.__qualname__) for fn in app.background]
+    log.info("dailyfresh (%s) serving on http://%s:%d/", cfg.mode, host, port)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+    log.info("shutting down")
+    for s in servers:
+        s.stop()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    for s in servers:
+        try:
+            await asyncio.wait_for(s.close_all_connections(), 5)
+        except asyncio.TimeoutError:
+            log.warning("connections still open after 5 s; closing anyway")
+    pool.close()
+    await pool.wait_closed()
+    await redis.aclose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,3 @@
+from fresh.cli import main
+
+main()

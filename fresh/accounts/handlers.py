@@ -1,0 +1,212 @@
+"""Accounts pages: register, activate, login, logout, user center, address book."""
+
+from __future__ import annotations
+
+import logging
+
+from fresh import sessions
+from fresh.accounts import addresses, ratelimit, tokens, users
+from fresh.errors import BadRequest, NotFound
+from fresh.mail import send_mail
+from fresh.web import BaseHandler, login_required
+
+log = logging.getLogger("fresh.accounts")
+REMEMBER_COOKIE = "username"
+
+
+class RegisterHandler(BaseHandler):
+    async def get(self) -> None:
+        await self.render("accounts/register.html", form={}, errors={})
+
+    async def post(self) -> None:
+        form = {k: self.arg(k) for k in ("username", "email", "allow")}
+        form["pwd"] = self.get_argument("pwd", "")
+        form["cpwd"] = self.get_argument("cpwd", "")
+        try:
+            clean = users.clean_registration(form)
+            user_id = await users.register_user(
+                self.db, self.cfg.accounts, username=clean["username"], password=clean["pwd"], email=clean["email"]
+            )
+        except users.RegistrationError as exc:
+            self.set_status(409 if exc.fields.get("username") == "用户名已存在" else 400)
+            form.pop("pwd"), form.pop("cpwd")
+            await self.render("accounts/register.html", form=form, errors=exc.fields)
+            return
+        await send_activation(self, user_id=user_id, username=clean["username"], email=clean["email"])
+        await self.render("accounts/notice.html", title="注册成功",
+                          message=f"激活邮件已发送到 {clean['email']}，请在1小时内点击邮件中的链接激活账户。",
+                          resend=True)
+
+
+async def send_activation(handler: BaseHandler, *, user_id: int, username: str, email: str) -> None:
+    cfg = handler.cfg
+    token = tokens.make_activation_token(cfg.web.cookie_secret, user_id, cfg.accounts.activation_ttl)
+    link = cfg.web.base_url.rstrip("/") + handler.reverse_url("activate", token)
+    body = (
+        f"{username}，欢迎您成为天天生鲜注册会员。\n\n"
+        f"请在1小时内点击下面的链接激活您的账户：\n{link}\n\n"
+        "如果这不是您本人的操作，请忽略本邮件。\n"
+    )
+    await send_mail(cfg, to=email, subject="天天生鲜欢迎信息", body=body)
+    if not cfg.mail.smtp_host:
+        log.info("activation link for %s: %s", username, link)
+
+
+class ActivateHandler(BaseHandler):
+    async def get(self, token: str) -> None:
+        try:
+            user_id = tokens.read_activation_token(self.cfg.web.cookie_secret, token)
+        except tokens.TokenExpired:
+            self.set_status(400)
+            await self.render("accounts/notice.html", title="激活链接已过期",
+                              message="激活链接已过期，请重新发送激活邮件。", resend=True)
+            return
+        except tokens.TokenError:
+            self.set_status(400)
+            await self.render("accounts/notice.html", title="激活链接无效",
+                              message="激活链接无效，请检查链接是否完整，或重新发送激活邮件。", resend=True)
+            return
+        if await users.get_user(self.db, user_id) is None:
+            raise NotFound("账户不存在")
+        if await users.activate_user(self.db, user_id):
+            await self.render("accounts/notice.html", title="激活成功", message="账户已激活，请登录。",
+                              login=True)
+        else:
+            await self.render("accounts/notice.html", title="链接已使用", message="该账户已经激活，请直接登录。",
+                              login=True)
+
+
+class ResendActivationHandler(BaseHandler):
+    async def get(self) -> None:
+        await self.render("accounts/resend.html", username="", sent=False)
+
+    async def post(self) -> None:
+        username = self.arg("username")
+        if not username:
+            self.set_status(400)
+            await self.render("accounts/resend.html", username="", sent=False, error="请输入用户名")
+            return
+        user = await users.get_user_by_name(self.db, username) if users.USERNAME_RE.match(username) else None
+        if user is not None and not user["is_active"]:
+            await send_activation(self, user_id=user["id"], username=user["username"], email=user["email"])
+        # The same answer whether or not the name exists, so this page cannot be used to probe usernames.
+        await self.render("accounts/resend.html", username=username, sent=True)
+
+
+class LoginHandler(BaseHandler):
+    async def get(self) -> None:
+        if self.current_user:
+            self.redirect_to_next("/")
+            return
+        remembered = self.get_cookie(REMEMBER_COOKIE, "")
+        await self.render("accounts/login.html", username=remembered, remember=bool(remembered), error="")
+
+    async def post(self) -> None:
+        username, password = self.arg("username"), self.get_argument("pwd", "")
+        remember = self.get_argument("remember", "") == "on"
+        ip = self.request.remote_ip or "-"
+        acc = self.cfg.accounts
+        error, status = "", 200
+        if not username or not password:
+            error, status = "数据不完整", 400
+        elif await ratelimit.is_locked(self.redis, username=username, ip=ip, max_failures=acc.login_max_failures):
+            error, status = f"登录失败次数过多，请{acc.login_window // 60}分钟后再试", 429
+        else:
+            user = await users.authenticate(self.db, acc, username, password)
+            if user is None:
+                await ratelimit.record_failure(self.redis, username=username, ip=ip, window=acc.login_window)
+                error, status = "用户名或密码错误", 401
+            elif not user["is_active"]:
+                error, status = "账户未激活，请先查收邮件激活账户", 403
+        if error:
+            self.set_status(status)
+            await self.render("accounts/login.html", username=username, remember=remember, error=error,
+                              inactive=status == 403)
+            return
+        await ratelimit.clear_failures(self.redis, username=username, ip=ip)
+        await self.log_in(user)
+        if remember:
+            self.set_cookie(REMEMBER_COOKIE, user["username"], expires_days=30, httponly=True, samesite="Lax")
+        else:
+            self.clear_cookie(REMEMBER_COOKIE)
+        self.redirect_to_next("/")
+
+    async def log_in(self, user: dict) -> None:
+        """Start a new session (a fresh id: no fixation), hand the guest's data over, end the old one."""
+        old = self.session
+        new = await sessions.create_session(
+            self.redis, user_id=user["id"], username=user["username"], is_staff=bool(user["is_staff"]),
+            ttl=self.cfg.accounts.session_ttl_days * 86400,
+        )
+        for hook in self.application.hook("on_login"):
+            await hook(self.application, old, new)
+        if old is not None:
+            await sessions.destroy_session(self.redis, old)
+        self.set_session_cookie(new)
+
+
+class LogoutHandler(BaseHandler):
+    async def get(self) -> None:
+        await self.log_out()
+
+    async def post(self) -> None:
+        await self.log_out()
+
+    async def log_out(self) -> None:
+        if self.session is not None:
+            await sessions.destroy_session(self.redis, self.session)
+        self.set_session_cookie(None)
+        self.redirect("/")
+
+
+class UserInfoHandler(BaseHandler):
+    @login_required
+    async def get(self) -> None:
+        user = await users.get_user(self.db, self.user_id)
+        if user is None:
+            raise NotFound("用户不存在")
+        history: list = []
+        for hook in self.application.hook("user_history"):
+            history = await hook(self.application, self.user_id)
+        await self.render("accounts/user_info.html", user=user, page="user",
+                          address=await addresses.get_default_address(self.db, self.user_id), history=history)
+
+
+class AddressHandler(BaseHandler):
+    @login_required
+    async def get(self) -> None:
+        await self.show(form={}, errors={})
+
+    @login_required
+    async def post(self) -> None:
+        form = {k: self.arg(k) for k in ("receiver", "addr", "zip_code", "phone")}
+        try:
+            fields = addresses.clean_address(form)
+            await addresses.add_address(self.db, user_id=self.user_id, fields=fields,
+                                        make_default=self.get_argument("is_default", "") == "on")
+        except addresses.AddressError as exc:
+            self.set_status(400)
+            await self.show(form=form, errors=exc.fields)
+            return
+        except BadRequest as exc:
+            self.set_status(exc.status)
+            await self.show(form=form, errors={"form": exc.message})
+            return
+        self.redirect_to_next(self.reverse_url("address"))
+
+    async def show(self, *, form: dict, errors: dict) -> None:
+        rows = await addresses.list_addresses(self.db, self.user_id)
+        default = next((a for a in rows if a["is_default"]), None)
+        await self.render("accounts/address.html", page="address", addresses=rows, default=default,
+                          form=form, errors=errors)
+
+
+class AddressDefaultHandler(BaseHandler):
+    @login_required
+    async def post(self) -> None:
+        addr_id = self.int_arg("addr_id")
+        if addr_id is None:
+            raise BadRequest("地址不存在")
+        await addresses.set_default_address(self.db, user_id=self.user_id, addr_id=addr_id)
+        self.redirect_to_next(self.reverse_url("address"))
+

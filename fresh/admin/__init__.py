@@ -1,0 +1,3 @@
+"""admin (see DESIGN.md)."""
+
+ROUTES: list = []

@@ -1,0 +1,3 @@
+"""cart (see DESIGN.md)."""
+
+ROUTES: list = []

@@ -1,0 +1,3 @@
+"""catalog (see DESIGN.md)."""
+
+ROUTES: list = []

@@ -1,0 +1,98 @@
+"""python -m fresh {migrate,seed,createadmin,keys,expire-orders}"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import importlib
+import logging
+import os
+import sys
+
+from fresh import db, migrate
+from fresh.settings import Settings, load_settings
+from fresh.web import PACKAGES
+
+log = logging.getLogger("fresh.cli")
+
+
+async def cmd_migrate(cfg: Settings, args) -> None:
+    await migrate.create_database(cfg.db)
+    pool = await db.create_pool(cfg.db)
+    try:
+        applied = await migrate.migrate(pool)
+    finally:
+        pool.close()
+        await pool.wait_closed()
+    print(f"database {cfg.db.name}: " + (f"applied {', '.join(applied)}" if applied else "up to date"))
+
+
+async def cmd_seed(cfg: Settings, args) -> None:
+    """Run each package's SEED (demo catalog, demo shopper); every seeder is idempotent."""
+    if args.demo and cfg.production:
+        sys.exit("seed --demo refuses to run in production mode")
+    from fresh.redis_client import create_redis
+
+    pool = await db.create_pool(cfg.db)
+    redis = create_redis(cfg.redis)
+    try:
+        for name in PACKAGES:
+            seeder = getattr(importlib.import_module(f"fresh.{name}"), "SEED", None)
+            if seeder is not None:
+                await seeder(pool, redis, cfg, demo=args.demo)
+    finally:
+        pool.close()
+        await pool.wait_closed()
+        await redis.aclose()
+
+
+async def cmd_createadmin(cfg: Settings, args) -> None:
+    from fresh.accounts import users
+
+    password = os.environ.get("FRESH_ADMIN_PASSWORD") or getpass.getpass("password (8-20): ")
+    if not 8 <= len(password) <= 20:
+        sys.exit("the password must have 8 to 20 characters")
+    if not users.USERNAME_RE.match(args.username):
+        sys.exit("the username must have 5 to 20 letters, digits or _")
+    pool = await db.create_pool(cfg.db)
+    try:
+        user_id = await users.set_staff(pool, cfg.accounts, username=args.username, password=password,
+                                        email=args.email)
+    finally:
+        pool.close()
+        await pool.wait_closed()
+    print(f"staff user {args.username} (id {user_id}) ready")
+
+
+async def cmd_keys(cfg: Settings, args) -> None:
+    from fresh.keys import ensure_dev_keys
+
+    if cfg.production:
+        sys.exit("keys refuses to run in production mode: configure the real keys")
+    written = ensure_dev_keys(cfg.var_path / "keys")
+    print("dev keys: " + (", ".join(p.name for p in written) if written else f"present in {cfg.var_path / 'keys'}"))
+
+
+def main(argv=None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    parser = argparse.ArgumentParser(prog="python -m fresh")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="create the database if needed and apply migrations")
+    seed = sub.add_parser("seed", help="load the demo catalog (idempotent)")
+    seed.add_argument("--demo", action="store_true", help="also create the development shopper 'demo'")
+    admin = sub.add_parser("createadmin", help="create a staff user (password from FRESH_ADMIN_PASSWORD or a prompt)")
+    admin.add_argument("--username", default="admin")
+    admin.add_argument("--email", default="admin@dailyfresh.local")
+    sub.add_parser("keys", help="generate the development RSA2 key pairs into var/keys/ (once)")
+    for name, fn, help_text in EXTRA_COMMANDS:
+        sub.add_parser(name, help=help_text)
+    args = parser.parse_args(argv)
+    cfg = load_settings()
+    handlers = {"migrate": cmd_migrate, "seed": cmd_seed, "createadmin": cmd_createadmin, "keys": cmd_keys}
+    handlers.update({name: fn for name, fn, _ in EXTRA_COMMANDS})
+    asyncio.run(handlers[args.command](cfg, args))
+
+
+# Commands other packages add: (name, async fn(cfg, args), help). Filled as packages land.
+EXTRA_COMMANDS: list = []

@@ -1,0 +1,149 @@
+"""aiomysql pool, explicit transactions and savepoints.
+
+The pool runs with autocommit on, so plain reads hold no transaction; `transaction()` begins one explicitly.
+Every connection uses READ COMMITTED and a server-side statement limit, and taking a connection is bounded too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from typing import AsyncIterator
+
+import aiomysql
+import pymysql
+
+from fresh.settings import DBSettings
+
+# MariaDB error codes worth naming.
+ER_LOCK_WAIT_TIMEOUT = 1205
+ER_LOCK_DEADLOCK = 1213
+ER_STATEMENT_TIMEOUT = 1969
+RETRYABLE = (ER_LOCK_WAIT_TIMEOUT, ER_LOCK_DEADLOCK)
+CONNECTION_LOST = (2006, 2013, 2014, 2045, 2055)
+_IDENT = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+class DatabaseUnavailable(Exception):
+    """No connection could be had in time."""
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """A deadlock or lock-wait timeout: the transaction was rolled back and may be tried again."""
+    return isinstance(exc, pymysql.err.OperationalError) and exc.args and exc.args[0] in RETRYABLE
+
+
+def is_connection_lost(exc: BaseException) -> bool:
+    return isinstance(exc, (pymysql.err.OperationalError, pymysql.err.InterfaceError)) and bool(
+        exc.args and exc.args[0] in CONNECTION_LOST
+    ) or isinstance(exc, (ConnectionError, asyncio.IncompleteReadError))
+
+
+def _init_command(cfg: DBSettings) -> str:
+    return (
+        "SET SESSION tx_isolation='READ-COMMITTED', "
+        f"max_statement_time={float(cfg.statement_timeout)}, "
+        f"innodb_lock_wait_timeout={int(cfg.lock_wait_timeout)}, "
+        "time_zone='+00:00'"
+    )
+
+
+async def create_pool(cfg: DBSettings, *, database: str | None = None, **extra) -> aiomysql.Pool:
+    """Open the pool; `database=""` connects without selecting a database (to create it)."""
+    name = cfg.name if database is None else database
+    kwargs = dict(
+        host=cfg.host,
+        port=cfg.port,
+        user=cfg.user,
+        password=cfg.password,
+        charset="utf8mb4",
+        autocommit=True,
+        connect_timeout=cfg.connect_timeout,
+        init_command=_init_command(cfg),
+        minsize=cfg.pool_min,
+        maxsize=cfg.pool_max,
+        pool_recycle=3600,
+        cursorclass=aiomysql.DictCursor,
+    )
+    if name:
+        kwargs["db"] = name
+    kwargs.update(extra)
+    return await asyncio.wait_for(aiomysql.create_pool(**kwargs), cfg.connect_timeout + 1)
+
+
+@contextlib.asynccontextmanager
+async def connection(pool: aiomysql.Pool, timeout: float = 10.0) -> AsyncIterator[aiomysql.Connection]:
+    """Take a connection from the pool, waiting at most `timeout` seconds."""
+    try:
+        conn = await asyncio.wait_for(pool.acquire(), timeout)
+    except (asyncio.TimeoutError, OSError, pymysql.err.OperationalError) as exc:
+        raise DatabaseUnavailable(str(exc) or "pool exhausted") from exc
+    try:
+        yield conn
+    except (asyncio.CancelledError, asyncio.TimeoutError, OSError,
+            pymysql.err.OperationalError, pymysql.err.InterfaceError):
+        # A connection interrupted mid-statement may be half-read; never hand it to the next caller.
+        conn.close()
+        raise
+    finally:
+        pool.release(conn)
+
+
+@contextlib.asynccontextmanager
+async def cursor(pool: aiomysql.Pool) -> AsyncIterator[aiomysql.DictCursor]:
+    """A cursor on a pooled autocommit connection, for reads and single statements."""
+    async with connection(pool) as conn, conn.cursor() as cur:
+        yield cur
+
+
+@contextlib.asynccontextmanager
+async def transaction(pool: aiomysql.Pool) -> AsyncIterator[aiomysql.DictCursor]:
+    """Begin a transaction; commit when the block ends, roll back on any exception."""
+    async with connection(pool) as conn:
+        await conn.begin()
+        try:
+            async with conn.cursor() as cur:
+                yield cur
+            await conn.commit()
+        except BaseException:
+            try:
+                await asyncio.shield(conn.rollback())
+            except Exception:
+                conn.close()
+            raise
+
+
+@contextlib.asynccontextmanager
+async def savepoint(cur: aiomysql.Cursor, name: str) -> AsyncIterator[None]:
+    """Run a block under a savepoint: released on success, rolled back to on any exception."""
+    if not _IDENT.match(name):
+        raise ValueError(f"bad savepoint name {name!r}")
+    await cur.execute(f"SAVEPOINT {name}")
+    try:
+        yield
+    except BaseException as exc:
+        # After a deadlock InnoDB has already rolled the whole transaction back; the savepoint is gone.
+        if not (is_retryable(exc) or is_connection_lost(exc)):
+            await cur.execute(f"ROLLBACK TO SAVEPOINT {name}")
+        raise
+    else:
+        await cur.execute(f"RELEASE SAVEPOINT {name}")
+
+
+async def fetchone(pool: aiomysql.Pool, sql: str, args=None) -> dict | None:
+    async with cursor(pool) as cur:
+        await cur.execute(sql, args)
+        return await cur.fetchone()
+
+
+async def fetchall(pool: aiomysql.Pool, sql: str, args=None) -> list[dict]:
+    async with cursor(pool) as cur:
+        await cur.execute(sql, args)
+        return list(await cur.fetchall())
+
+
+async def execute(pool: aiomysql.Pool, sql: str, args=None) -> int:
+    """Run one statement in autocommit; return the affected row count."""
+    async with cursor(pool) as cur:
+        return await cur.execute(sql, args)

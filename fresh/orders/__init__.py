@@ -1,0 +1,3 @@
+"""orders (see DESIGN.md)."""
+
+ROUTES: list = []

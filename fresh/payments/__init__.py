@@ -1,0 +1,3 @@
+"""payments (see DESIGN.md)."""
+
+ROUTES: list = []

@@ -1,0 +1,260 @@
+"""Settings: defaults < conf/fresh.toml (or FRESH_CONFIG) < FRESH_<SECTION>_<KEY> environment variables.
+
+One frozen dataclass tree, validated once at startup and passed in; nothing imports a global settings object.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MODES = ("development", "test", "production")
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Public base URL of the shop, used in mails and in Alipay notify/return URLs.
+    base_url: str = "http://127.0.0.1:8000"
+    cookie_secret: str = ""
+    # Trust X-Real-IP / X-Forwarded-For (only behind nginx).
+    xheaders: bool = False
+    # Mark cookies Secure (behind https).
+    secure_cookies: bool = False
+    max_body_size: int = 1024 * 1024
+    debug: bool = False
+
+
+@dataclass(frozen=True)
+class DBSettings:
+    host: str = "127.0.0.1"
+    port: int = 3306
+    user: str = "root"
+    password: str = ""
+    name: str = "dailyfresh"
+    pool_min: int = 1
+    pool_max: int = 20
+    connect_timeout: float = 5.0
+    # Server-side limit for one statement (MariaDB max_statement_time), and for waiting on a row lock.
+    statement_timeout: float = 10.0
+    lock_wait_timeout: int = 5
+    # Client-side limit for taking a connection from the pool.
+    acquire_timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    # The URL carries the database number; tests use their own.
+    url: str = "redis://127.0.0.1:6379/0"
+    timeout: float = 5.0
+    max_connections: int = 200
+
+
+@dataclass(frozen=True)
+class AccountsSettings:
+    activation_ttl: int = 3600
+    session_ttl_days: int = 14
+    login_max_failures: int = 5
+    login_window: int = 900
+    # argon2id cost; the defaults are argon2-cffi's. Tests lower them.
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    argon2_parallelism: int = 4
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    # Empty smtp_host: mails are written to <var_dir>/outbox as .eml files.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = True
+    smtp_timeout: float = 10.0
+    sender: str = "天天生鲜 <noreply@dailyfresh.local>"
+
+
+@dataclass(frozen=True)
+class CatalogSettings:
+    page_size: int = 12
+    index_cache_ttl: int = 3600
+    history_size: int = 5
+
+
+@dataclass(frozen=True)
+class CartSettings:
+    max_count: int = 999
+    guest_ttl_days: int = 30
+
+
+@dataclass(frozen=True)
+class OrdersSettings:
+    # atomic | pessimistic | optimistic (DESIGN.md section 6).
+    stock_strategy: str = "atomic"
+    transit_price: Decimal = Decimal("10.00")
+    expire_minutes: int = 30
+    expiry_interval: float = 30.0
+
+
+@dataclass(frozen=True)
+class AlipaySettings:
+    # The local sandbox by default; Alipay's sandbox is
+    # https://openapi-sandbox.dl.alipaydev.com/gateway.do and production https://openapi.alipay.com/gateway.do.
+    gateway: str = "http://127.0.0.1:8100/gateway.do"
+    app_id: str = "2021000000000001"
+    seller_id: str = "2088000000000001"
+    # PEM files; relative paths are under the project root. Dev keys are generated into var/keys/.
+    app_private_key: str = "var/keys/app_private.pem"
+    alipay_public_key: str = "var/keys/sandbox_public.pem"
+    timeout: float = 10.0
+    watch_interval: float = 2.0
+    watch_max_backoff: float = 60.0
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    host: str = "127.0.0.1"
+    port: int = 8100
+    public_url: str = "http://127.0.0.1:8100"
+    app_id: str = "2021000000000001"
+    seller_id: str = "2088000000000001"
+    private_key: str = "var/keys/sandbox_private.pem"
+    app_public_key: str = "var/keys/app_public.pem"
+    # Seconds between notify attempts (Alipay: 4m,10m,10m,1h,2h,6h,15h); comma-separated.
+    notify_schedule: str = "1,2,5,10,30"
+    # Test knobs: never deliver notifies, deliver each twice, wait before the first one.
+    drop_notifies: bool = False
+    duplicate_notifies: bool = False
+    notify_delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    mode: str = "development"
+    var_dir: str = "var"
+    web: WebSettings = field(default_factory=WebSettings)
+    db: DBSettings = field(default_factory=DBSettings)
+    redis: RedisSettings = field(default_factory=RedisSettings)
+    accounts: AccountsSettings = field(default_factory=AccountsSettings)
+    mail: MailSettings = field(default_factory=MailSettings)
+    catalog: CatalogSettings = field(default_factory=CatalogSettings)
+    cart: CartSettings = field(default_factory=CartSettings)
+    orders: OrdersSettings = field(default_factory=OrdersSettings)
+    alipay: AlipaySettings = field(default_factory=AlipaySettings)
+    sandbox: SandboxSettings = field(default_factory=SandboxSettings)
+
+    @property
+    def var_path(self) -> Path:
+        return resolve_path(self.var_dir)
+
+    @property
+    def production(self) -> bool:
+        return self.mode == "production"
+
+
+def resolve_path(value: str) -> Path:
+    """Resolve a configured path; relative ones are taken from the project root."""
+    path = Path(value)
+    return path if path.is_absolute() else ROOT / path
+
+
+def _coerce(value, kind, name: str):
+    try:
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            lowered = str(value).strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(value)
+        if kind is Decimal:
+            return Decimal(str(value))
+        return kind(value)
+    except (ValueError, TypeError, InvalidOperation):
+        raise SettingsError(f"{name}: cannot read {value!r} as {kind.__name__}") from None
+
+
+def _build(cls, values: dict, env: dict, prefix: str):
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        env_name = f"{prefix}_{f.name}".upper()
+        if dataclasses.is_dataclass(default):
+            section = values.get(f.name, {})
+            if not isinstance(section, dict):
+                raise SettingsError(f"[{f.name}] must be a table")
+            kwargs[f.name] = _build(type(default), section, env, env_name)
+            continue
+        raw = values.get(f.name, default)
+        if env_name in env:
+            raw = env[env_name]
+        kwargs[f.name] = _coerce(raw, type(default), env_name)
+    unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
+    if unknown:
+        raise SettingsError(f"unknown settings under {prefix}: {', '.join(sorted(unknown))}")
+    return cls(**kwargs)
+
+
+def load_settings(path: str | None = None, env: dict | None = None, **overrides) -> Settings:
+    """Load and validate the settings; `overrides` are sections of dicts, as in the TOML file."""
+    env = dict(os.environ if env is None else env)
+    path = path or env.get("FRESH_CONFIG") or str(ROOT / "conf" / "fresh.toml")
+    values: dict = {}
+    if Path(path).is_file():
+        with open(path, "rb") as fh:
+            values = tomllib.load(fh)
+    for key, value in overrides.items():
+        if isinstance(value, dict):
+            values.setdefault(key, {}).update(value)
+        else:
+            values[key] = value
+    settings = _build(Settings, values, env, "FRESH")
+    return _validate(settings)
+
+
+def _validate(settings: Settings) -> Settings:
+    if settings.mode not in MODES:
+        raise SettingsError(f"mode must be one of {', '.join(MODES)}")
+    if settings.orders.stock_strategy not in ("atomic", "pessimistic", "optimistic"):
+        raise SettingsError("orders.stock_strategy must be atomic, pessimistic or optimistic")
+    if settings.orders.transit_price < 0:
+        raise SettingsError("orders.transit_price must not be negative")
+    if not settings.web.cookie_secret:
+        if settings.production:
+            raise SettingsError("web.cookie_secret is required in production (FRESH_WEB_COOKIE_SECRET)")
+        secret = _dev_secret(settings.var_path / "cookie_secret")
+        settings = dataclasses.replace(settings, web=dataclasses.replace(settings.web, cookie_secret=secret))
+    if len(settings.web.cookie_secret) < 32:
+        raise SettingsError("web.cookie_secret must be at least 32 characters")
+    return settings
+
+
+def _dev_secret(path: Path) -> str:
+    """Generate the development cookie secret once into var/ (git-ignored)."""
+    if path.is_file():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(secrets.token_urlsafe(48))
+    os.chmod(tmp, 0o600)
+    try:
+        # link() refuses to overwrite, so two processes starting at once agree on one secret.
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return path.read_text().strip()

@@ -1,0 +1,140 @@
+"""Test helpers: an HTTP client with a cookie jar and `_xsrf` handling, and user creation."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from email import message_from_bytes
+from http.cookies import SimpleCookie
+from pathlib import Path
+from urllib.parse import urlencode
+
+from tornado.httpclient import AsyncHTTPClient, HTTPResponse
+
+from fresh import db
+from fresh.accounts import users
+
+DEFAULT_PASSWORD = "password123"
+
+
+class Response:
+    def __init__(self, raw: HTTPResponse):
+        self.raw = raw
+        self.code = raw.code
+        self.headers = raw.headers
+        self.body = raw.body or b""
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+    def json(self) -> dict:
+        return json.loads(self.body)
+
+    @property
+    def location(self) -> str | None:
+        return self.headers.get("Location")
+
+    def __repr__(self) -> str:
+        return f"<Response {self.code} {self.text[:200]!r}>"
+
+
+class Client:
+    """One browser: keeps cookies, sends the `_xsrf` token with POSTs (Tornado accepts a client-chosen token
+    as long as the cookie and the field match, which is what a browser with the page's cookie does)."""
+
+    def __init__(self, base_url: str):
+        self.base_url = base_url
+        self.xsrf = secrets.token_hex(16)
+        self.cookies: dict[str, str] = {"_xsrf": self.xsrf}
+        self.http = AsyncHTTPClient()
+
+    async def request(self, method: str, path: str, data=None, *, ajax: bool = False, xsrf: bool = True,
+                      headers: dict | None = None, body: bytes | str | None = None, follow: bool = False,
+                      ) -> Response:
+        hdrs = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        if ajax:
+            hdrs["X-Requested-With"] = "XMLHttpRequest"
+        if method in ("POST", "PUT", "DELETE") and body is None:
+            pairs = list(data.items()) if isinstance(data, dict) else list(data or [])
+            if xsrf:
+                pairs.append(("_xsrf", self.xsrf))
+            body = urlencode(pairs, doseq=True)
+            hdrs["Content-Type"] = "application/x-www-form-urlencoded"
+        hdrs.update(headers or {})
+        raw = await self.http.fetch(
+            self.base_url + path, method=method, body=body, headers=hdrs, follow_redirects=False,
+            raise_error=False, request_timeout=60, allow_nonstandard_methods=True,
+        )
+        self._store_cookies(raw)
+        response = Response(raw)
+        if follow and response.code in (301, 302, 303, 307) and response.location:
+            location = response.location
+            if location.startswith(self.base_url):
+                location = location[len(self.base_url):]
+            return await self.request("GET", location, ajax=ajax, follow=True)
+        return response
+
+    def _store_cookies(self, raw: HTTPResponse) -> None:
+        for header in raw.headers.get_list("Set-Cookie"):
+            jar = SimpleCookie()
+            jar.load(header)
+            for name, morsel in jar.items():
+                if morsel["max-age"] == "0" or (morsel["expires"] and "1970" in morsel["expires"]) or (
+                    morsel["expires"] and _in_past(morsel["expires"])
+                ):
+                    self.cookies.pop(name, None)
+                else:
+                    self.cookies[name] = morsel.value
+
+    async def get(self, path: str, **kw) -> Response:
+        return await self.request("GET", path, **kw)
+
+    async def post(self, path: str, data=None, **kw) -> Response:
+        return await self.request("POST", path, data, **kw)
+
+    async def login(self, username: str, password: str = DEFAULT_PASSWORD) -> Response:
+        response = await self.post("/user/login", {"username": username, "pwd": password})
+        assert response.code == 302, response
+        return response
+
+
+def _in_past(expires: str) -> bool:
+    from email.utils import parsedate_to_datetime
+    from datetime import datetime, timezone
+
+    try:
+        return parsedate_to_datetime(expires) < datetime.now(timezone.utc)
+    except (TypeError, ValueError):
+        return False
+
+
+async def create_user(pool, settings, username: str = "alice_01", *, password: str = DEFAULT_PASSWORD,
+                      email: str | None = None, active: bool = True, staff: bool = False) -> int:
+    return await users.register_user(pool, settings.accounts, username=username, password=password,
+                                     email=email or f"{username}@example.com", is_active=active, is_staff=staff)
+
+
+async def add_address(pool, user_id: int, *, default: bool = True, receiver: str = "张三") -> int:
+    from fresh.accounts import addresses
+
+    return await addresses.add_address(pool, user_id=user_id, make_default=default, fields={
+        "receiver": receiver, "addr": "北京市海淀区中关村大街1号", "zip_code": "100080", "phone": "13800138000"})
+
+
+def outbox_messages(settings) -> list:
+    folder = Path(settings.var_path) / "outbox"
+    return [message_from_bytes(p.read_bytes()) for p in sorted(folder.glob("*.eml"))] if folder.is_dir() else []
+
+
+def activation_path(message) -> str:
+    body = message.get_payload(decode=True).decode("utf-8")
+    match = re.search(r"https?://[^/\s]+(/user/active/\S+)", body)
+    assert match, body
+    return match.group(1)
+
+
+async def count(pool, table: str, where: str = "1", args=()) -> int:
+    row = await db.fetchone(pool, f"SELECT COUNT(*) AS n FROM {table} WHERE {where}", args)
+    return row["n"]

@@ -1,0 +1,63 @@
+"""The web layer: health, errors, body limits."""
+
+from __future__ import annotations
+
+from tornado.httpserver import HTTPServer
+from tornado.testing import bind_unused_port
+from tornado.web import create_signed_value
+
+from fresh.redis_client import create_redis
+from fresh.web import is_safe_next, make_app
+from tests.conftest import make_settings
+from tests.helpers import Client
+
+
+async def test_healthz_ok(client):
+    r = await client.get("/healthz")
+    assert r.code == 200 and r.json() == {"status": "ok", "mariadb": "ok", "redis": "ok"}
+
+
+async def test_healthz_reports_dead_redis(pool, tmp_path):
+    # A second app pointed at a port where no Redis listens; the shared services are never stopped.
+    dead_sock, dead_port = bind_unused_port()
+    dead_sock.close()
+    sock, port = bind_unused_port()
+    cfg = make_settings(tmp_path, port, redis={"url": f"redis://127.0.0.1:{dead_port}/0", "timeout": 0.5})
+    redis = create_redis(cfg.redis)
+    server = HTTPServer(make_app(cfg, pool=pool, redis=redis))
+    server.add_sockets([sock])
+    try:
+        r = await Client(f"http://127.0.0.1:{port}").get("/healthz")
+        assert r.code == 503
+        body = r.json()
+        assert body["mariadb"] == "ok" and body["redis"].startswith("error")
+        # A page that must load the session answers 503 with the error page, not a traceback.
+        c = Client(f"http://127.0.0.1:{port}")
+        c.cookies["sid"] = create_signed_value(cfg.web.cookie_secret, "sid", "abc|1|alice").decode()
+        r = await c.get("/user/login")
+        assert r.code == 503 and "服务暂时不可用" in r.text and "Traceback" not in r.text
+    finally:
+        server.stop()
+        await redis.aclose()
+
+
+async def test_unknown_page_is_a_chinese_404(client):
+    r = await client.get("/no/such/page")
+    assert r.code == 404 and "您访问的页面不存在" in r.text and "Traceback" not in r.text
+
+
+async def test_unknown_ajax_is_json_404(client):
+    r = await client.get("/no/such/page", ajax=True)
+    assert r.code == 404 and r.json()["errmsg"]
+
+
+async def test_oversized_body_is_refused(client, pool):
+    r = await client.post("/user/register", body=b"username=" + b"a" * (2 * 1024 * 1024),
+                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.code in (400, 413) or r.code == 599  # the server closes the connection on an oversized body
+
+
+def test_is_safe_next():
+    assert is_safe_next("/cart")
+    for bad in ("", "cart", "//x", "/\\x", "https://x/", "/\x00", "http:/x"):
+        assert not is_safe_next(bad)
