@@ -61,7 +61,7 @@ async def main(argv=None) -> None:
     for s in servers:
         try:
             await asyncio.wait_for(s.close_all_connections(), 5)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning("connections still open after 5 s; closing anyway")
     pool.close()
     await pool.wait_closed()

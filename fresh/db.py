@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import aiomysql
 import pymysql
@@ -77,12 +77,11 @@ async def connection(pool: aiomysql.Pool, timeout: float = 10.0) -> AsyncIterato
     """Take a connection from the pool, waiting at most `timeout` seconds."""
     try:
         conn = await asyncio.wait_for(pool.acquire(), timeout)
-    except (asyncio.TimeoutError, OSError, pymysql.err.OperationalError) as exc:
+    except (TimeoutError, OSError, pymysql.err.OperationalError) as exc:
         raise DatabaseUnavailable(str(exc) or "pool exhausted") from exc
     try:
         yield conn
-    except (asyncio.CancelledError, asyncio.TimeoutError, OSError,
-            pymysql.err.OperationalError, pymysql.err.InterfaceError):
+    except (TimeoutError, asyncio.CancelledError, OSError, pymysql.err.OperationalError, pymysql.err.InterfaceError):
         # A connection interrupted mid-statement may be half-read; never hand it to the next caller.
         conn.close()
         raise

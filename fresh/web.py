@@ -8,8 +8,9 @@ import importlib
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import jinja2
@@ -49,7 +50,7 @@ class Application(tornado.web.Application):
         self.db = pool
         self.redis = redis
         self.hooks: dict[str, list[Callable]] = hooks
-        self.background: list[Callable[["Application"], Awaitable[None]]] = background
+        self.background: list[Callable[[Application], Awaitable[None]]] = background
         self.jinja = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(ROOT / "templates")),
             autoescape=jinja2.select_autoescape(default=True, default_for_string=True),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+from datetime import UTC
 from email import message_from_bytes
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -101,11 +102,11 @@ class Client:
 
 
 def _in_past(expires: str) -> bool:
+    from datetime import datetime
     from email.utils import parsedate_to_datetime
-    from datetime import datetime, timezone
 
     try:
-        return parsedate_to_datetime(expires) < datetime.now(timezone.utc)
+        return parsedate_to_datetime(expires) < datetime.now(UTC)
     except (TypeError, ValueError):
         return False
 
