@@ -1,3 +1,27 @@
-"""cart (see DESIGN.md)."""
+"""Cart: Redis hashes per owner, the cart page, AJAX add/update/delete, the header count and the login merge."""
 
-ROUTES: list = []
+from tornado.web import RedirectHandler, url
+
+from fresh.cart import cart
+from fresh.cart import handlers as h
+
+
+async def cart_count(redis, session) -> int:
+    """The header count: the sum of the counts in the visitor's cart (guest or user)."""
+    return await cart.count_items(redis, session)
+
+
+async def on_login(app, old, new) -> None:
+    """Merge the guest cart of the session that is logging in into the user's cart (once, atomically)."""
+    await cart.merge_at_login(app.db, app.redis, old=old, new=new, max_count=app.cfg.cart.max_count)
+
+
+ROUTES = [
+    url(r"/cart", h.CartHandler, name="cart"),
+    url(r"/cart/", RedirectHandler, {"url": "/cart"}),
+    url(r"/cart/add", h.CartAddHandler, name="cart_add"),
+    url(r"/cart/update", h.CartUpdateHandler, name="cart_update"),
+    url(r"/cart/delete", h.CartDeleteHandler, name="cart_delete"),
+]
+
+HOOKS = {"cart_count": cart_count, "on_login": on_login}

@@ -1,0 +1,85 @@
+"""Cart HTTP handlers: the page and the three AJAX endpoints of the original (res codes + HTTP statuses)."""
+
+from __future__ import annotations
+
+from fresh.cart import cart
+from fresh.catalog import goods
+from fresh.errors import BadRequest, Conflict, NotFound
+from fresh.web import BaseHandler
+
+
+class CartHandler(BaseHandler):
+    async def get(self) -> None:
+        lines = await cart.load_lines(self.db, self.redis, self.session)
+        total_count = sum(line["count"] for line in lines)
+        await self.render("cart/cart.html", lines=lines, total_count=total_count, cart_count=total_count,
+                          max_count=self.cfg.cart.max_count)
+
+
+class CartAjaxHandler(BaseHandler):
+    """Hot path: the signed cookie's claims are trusted here and the cart script checks the session."""
+
+    ajax = True
+    load_session = False
+
+    async def on_sale_sku(self, sku_id: int) -> dict:
+        sku = await goods.get_sku(self.db, sku_id)
+        if sku is None:
+            raise NotFound("商品不存在", res=cart.AddRes.NO_SKU)
+        return sku
+
+    def session_ended(self) -> None:
+        self.set_session_cookie(None)
+
+
+class CartAddHandler(CartAjaxHandler):
+    async def post(self) -> None:
+        sku_id, count = cart.clean_line(self.arg("sku_id"), self.arg("count"), max_count=self.cfg.cart.max_count)
+        sku = await self.on_sale_sku(sku_id)
+        if count > sku["stock"]:
+            raise Conflict("商品库存不足", res=cart.AddRes.NO_STOCK, stock=sku["stock"])
+        args = dict(sku_id=sku_id, count=count, stock=sku["stock"], max_count=self.cfg.cart.max_count,
+                    guest_ttl=self.cfg.cart.guest_ttl_days * 86400)
+        session = await self.ensure_session()
+        try:
+            total = await cart.add_to_cart(self.redis, session=session, **args)
+        except cart.SessionEnded:
+            self.session_ended()
+            if not session.is_guest:
+                raise
+            # A guest whose session expired simply starts a new guest cart.
+            total = await cart.add_to_cart(self.redis, session=await self.ensure_session(), **args)
+        self.reply(cart.AddRes.OK, "添加成功", total_count=total)
+
+
+class CartUpdateHandler(CartAjaxHandler):
+    async def post(self) -> None:
+        sku_id, count = cart.clean_line(self.arg("sku_id"), self.arg("count"), max_count=self.cfg.cart.max_count)
+        sku = await self.on_sale_sku(sku_id)
+        if count > sku["stock"]:
+            raise Conflict("商品库存不足", res=cart.AddRes.NO_STOCK, stock=sku["stock"])
+        if self.session is None:
+            raise NotFound("商品不存在", res=cart.AddRes.NO_SKU)
+        try:
+            total = await cart.update_count(self.redis, session=self.session, sku_id=sku_id, count=count,
+                                            guest_ttl=self.cfg.cart.guest_ttl_days * 86400)
+        except cart.SessionEnded:
+            self.session_ended()
+            raise
+        self.reply(cart.AddRes.OK, "更新成功", total_count=total)
+
+
+class CartDeleteHandler(CartAjaxHandler):
+    async def post(self) -> None:
+        sku_id = cart.clean_sku_id(self.arg("sku_id"))
+        if sku_id is None:
+            raise BadRequest("无效的商品id", res=cart.DeleteRes.BAD_ID)
+        if self.session is None:
+            raise NotFound("商品不存在", res=cart.DeleteRes.NO_SKU, total_count=0)
+        try:
+            total = await cart.delete_sku(self.redis, session=self.session, sku_id=sku_id,
+                                          guest_ttl=self.cfg.cart.guest_ttl_days * 86400)
+        except cart.SessionEnded:
+            self.session_ended()
+            raise
+        self.reply(cart.DeleteRes.OK, "删除成功", total_count=total)
