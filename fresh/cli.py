@@ -85,6 +85,8 @@ def main(argv=None) -> None:
     admin.add_argument("--username", default="admin")
     admin.add_argument("--email", default="admin@dailyfresh.local")
     sub.add_parser("keys", help="generate the development RSA2 key pairs into var/keys/ (once)")
+    for package in PACKAGES:  # packages register their commands in EXTRA_COMMANDS when imported
+        importlib.import_module(f"fresh.{package}")
     for name, _fn, help_text in EXTRA_COMMANDS:
         sub.add_parser(name, help=help_text)
     args = parser.parse_args(argv)

@@ -1,3 +1,41 @@
-"""orders (see DESIGN.md)."""
+"""Orders: the confirmation page, commit in one transaction (DESIGN.md §6), the user's orders, expiry, comments.
 
-ROUTES: list = []
+Other domains use: `status.transition`, `status.get_order`, `status.mark_pay_started`, `lifecycle.ship_order`,
+and the hooks `order_expiring` (asked before an expired order is closed) and `order_closed` (told after).
+"""
+
+from tornado.web import RedirectHandler, url
+
+from fresh.cli import EXTRA_COMMANDS
+from fresh.orders import handlers as h
+from fresh.orders.expiry import cmd_expire_orders, expiry_loop
+from fresh.orders.queries import sku_comments
+
+ROUTES = [
+    url(r"/order/place", h.OrderPlaceHandler, name="order_place"),
+    url(r"/order/commit", h.OrderCommitHandler, name="order_commit"),
+    url(r"/user/order/([0-9]{1,9})", h.UserOrderHandler, name="user_order"),
+    url(r"/user/order/?", RedirectHandler, {"url": "/user/order/1"}),
+    url(r"/order/cancel", h.OrderCancelHandler, name="order_cancel"),
+    url(r"/order/confirm", h.OrderConfirmHandler, name="order_confirm"),
+    url(r"/order/comment/([0-9a-zA-Z]{1,64})", h.OrderCommentHandler, name="order_comment"),
+]
+
+
+async def _sku_comments_hook(app, sku_id: int) -> list[dict]:
+    """`sku_comments` hook for the goods detail page: [{username, comment, created_at}], newest first."""
+    from fresh.accounts import users
+
+    rows = await sku_comments(app.db, sku_id)
+    names = {}
+    for user_id in {r["user_id"] for r in rows}:
+        user = await users.get_user(app.db, user_id)
+        names[user_id] = user["username"] if user else "匿名"
+    return [{"username": names[r["user_id"]], "comment": r["comment"], "created_at": r["created_at"]} for r in rows]
+
+
+HOOKS = {"sku_comments": _sku_comments_hook}
+BACKGROUND = [expiry_loop]
+
+if not any(name == "expire-orders" for name, _fn, _help in EXTRA_COMMANDS):
+    EXTRA_COMMANDS.append(("expire-orders", cmd_expire_orders, "close unpaid orders past their expiry"))

@@ -1,0 +1,124 @@
+"""Orders over HTTP: the confirmation page, commit, the user's orders, cancel, confirm receipt, comments."""
+
+from __future__ import annotations
+
+import re
+
+from tornado.escape import url_escape
+
+from fresh.errors import BadRequest, DomainError, NotFound
+from fresh.orders import lifecycle, place, queries
+from fresh.orders.place import CommitRes
+from fresh.orders.status import OrderStatus
+from fresh.web import BaseHandler, login_required
+
+ORDER_ID_RE = re.compile(r"^[0-9a-f]{14,64}$")
+
+
+class OrderPlaceHandler(BaseHandler):
+    """POST /order/place (sku_ids from the cart form): the confirmation page."""
+
+    async def post(self) -> None:
+        if not self.current_user:
+            # A guest's cart posts here too: log in first, then back to the cart (merged at login).
+            self.redirect(f"{self.get_login_url()}?next={url_escape('/cart')}")
+            return
+        try:
+            sku_ids = place.parse_sku_ids(self.get_arguments("sku_ids"))
+            ctx = await place.preview_order(self.db, self.redis, self.cfg.orders, user_id=self.user_id,
+                                            sku_ids=sku_ids)
+        except DomainError as exc:
+            message = "请先选择要购买的商品" if exc.res == CommitRes.INCOMPLETE else exc.message
+            self.set_status(400 if exc.status < 500 else exc.status)
+            await self.render("orders/notice.html", title="无法提交订单", message=message, to_cart=True)
+            return
+        await self.render("orders/place.html", **ctx)
+
+
+class OrderCommitHandler(BaseHandler):
+    """POST /order/commit: JSON with the original's res codes 0..7 and a real HTTP status."""
+
+    ajax = True
+
+    @login_required
+    async def post(self) -> None:
+        form = place.clean_commit(addr_id=self.arg("addr_id"), pay_method=self.arg("pay_method"),
+                                  sku_ids=self.get_arguments("sku_ids"), idem_key=self.arg("idem_key"))
+        order_id = await place.place_order(self.db, self.redis, self.cfg.orders, user_id=self.user_id, **form)
+        self.reply(CommitRes.CREATED, "创建成功", order_id=order_id)
+
+
+class UserOrderHandler(BaseHandler):
+    """GET /user/order/<page>: the user's orders, newest first."""
+
+    @login_required
+    async def get(self, page: str) -> None:
+        data = await queries.list_orders(self.db, user_id=self.user_id, page=int(page))
+        await self.render("orders/user_order.html", page="order", **{("page_no" if k == "page" else k): v
+                                                                     for k, v in data.items()})
+
+
+class _OrderActionHandler(BaseHandler):
+    """AJAX actions on one of the user's orders: res 0 not logged in, 1 bad input, 2 no such order,
+    3 not allowed in its status, 4 done."""
+
+    ajax = True
+    done_message = ""
+
+    async def act(self, order_id: str) -> None:
+        raise NotImplementedError
+
+    @login_required
+    async def post(self) -> None:
+        order_id = self.arg("order_id")
+        if not order_id:
+            raise BadRequest("参数不完整", res=1)
+        if not ORDER_ID_RE.match(order_id):
+            raise NotFound("订单不存在", res=2)
+        try:
+            await self.act(order_id)
+        except NotFound:
+            raise NotFound("订单不存在", res=2) from None
+        self.reply(4, self.done_message, order_id=order_id)
+
+
+class OrderCancelHandler(_OrderActionHandler):
+    done_message = "订单已取消"
+
+    async def act(self, order_id: str) -> None:
+        await lifecycle.cancel_order(self.db, user_id=self.user_id, order_id=order_id)
+
+
+class OrderConfirmHandler(_OrderActionHandler):
+    done_message = "已确认收货"
+
+    async def act(self, order_id: str) -> None:
+        await lifecycle.confirm_received(self.db, user_id=self.user_id, order_id=order_id)
+
+
+class OrderCommentHandler(BaseHandler):
+    """GET/POST /order/comment/<order_id>: one comment per item of an order in 待评价, then 已完成."""
+
+    async def _order(self, order_id: str) -> dict:
+        order = await queries.order_detail(self.db, order_id, user_id=self.user_id)
+        if order["order_status"] not in (OrderStatus.RECEIVED, OrderStatus.DONE):
+            raise DomainError("该订单当前不能评价", status=409)
+        return order
+
+    @login_required
+    async def get(self, order_id: str) -> None:
+        await self.render("orders/comment.html", page="order", order=await self._order(order_id), error="",
+                          form={})
+
+    @login_required
+    async def post(self, order_id: str) -> None:
+        order = await self._order(order_id)
+        form = {item["sku_id"]: self.get_argument(f"content_{item['sku_id']}", "") for item in order["items"]}
+        try:
+            comments = lifecycle.clean_comments(form, [item["sku_id"] for item in order["items"]])
+            await lifecycle.comment_order(self.db, user_id=self.user_id, order_id=order_id, comments=comments)
+        except BadRequest as exc:
+            self.set_status(400)
+            await self.render("orders/comment.html", page="order", order=order, error=exc.message, form=form)
+            return
+        self.redirect("/user/order/1")

@@ -1,0 +1,332 @@
+"""Placing an order: input cleaning, the one explicit transaction, and the three stock strategies (DESIGN.md §6)."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import random
+import re
+import secrets
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import aiomysql
+import pymysql
+import redis.asyncio as aioredis
+
+from fresh import db
+from fresh.accounts import addresses
+from fresh.cart import cart
+from fresh.catalog import goods
+from fresh.errors import BadRequest, Conflict, NotFound, NotLoggedIn, Unavailable
+from fresh.orders import status
+from fresh.settings import OrdersSettings
+
+log = logging.getLogger("fresh.orders")
+
+MAX_SKUS = 50
+MAX_ID = 4294967295  # INT UNSIGNED
+ID_RE = re.compile(r"^[1-9][0-9]{0,9}$")
+IDEM_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+STRATEGIES = ("atomic", "pessimistic", "optimistic")
+OPTIMISTIC_TRIES = 3
+# Each optimistic conflict means another order took (or returned) stock, so conflicts end when the stock does; this
+# bounds how long one order keeps starting over before it answers res 7.
+CONTENTION_BUDGET = 5.0
+ER_DUP_ENTRY = 1062
+ER_NO_REFERENCED_ROW = 1452
+
+
+class CommitRes(enum.IntEnum):
+    """The original's /order/commit codes."""
+
+    NOT_LOGGED_IN = 0
+    INCOMPLETE = 1
+    BAD_PAY_METHOD = 2
+    BAD_ADDRESS = 3
+    NO_SUCH_SKU = 4
+    CREATED = 5
+    NO_STOCK = 6
+    FAILED = 7
+
+
+class _OutOfStock(Exception):
+    def __init__(self, sku: dict):
+        self.sku = sku
+
+
+class _Gone(Exception):
+    def __init__(self, sku_id: int):
+        self.sku_id = sku_id
+
+
+class _Contention(Exception):
+    """The optimistic strategy lost its race OPTIMISTIC_TRIES times in a row."""
+
+
+class _Duplicate(Exception):
+    """Another commit with the same idem_key got there first."""
+
+
+def _incomplete(message: str = "参数不完整") -> BadRequest:
+    return BadRequest(message, res=CommitRes.INCOMPLETE)
+
+
+def no_such_sku(sku_id=None) -> NotFound:
+    extra = {"sku_id": sku_id} if isinstance(sku_id, int) else {}
+    return NotFound("商品不存在", res=CommitRes.NO_SUCH_SKU, **extra)
+
+
+def parse_sku_ids(values: list[str]) -> list[int]:
+    """sku_ids as the original sends them ("1,5,9") or repeated fields; sorted, distinct. Raises res 1 / res 4."""
+    parts = [p.strip() for v in values for p in v.split(",") if p.strip()]
+    if not parts:
+        raise _incomplete()
+    ids = set()
+    for part in parts:
+        if not ID_RE.match(part) or int(part) > MAX_ID:
+            raise no_such_sku()
+        ids.add(int(part))
+    if len(ids) > MAX_SKUS:
+        raise _incomplete(f"一次最多购买{MAX_SKUS}种商品")
+    return sorted(ids)
+
+
+def clean_commit(*, addr_id: str, pay_method: str, sku_ids: list[str], idem_key: str) -> dict:
+    """Validate the commit form in the original's order: completeness, pay method, address, goods."""
+    if not addr_id or not pay_method or not any(v.strip(" ,") for v in sku_ids):
+        raise _incomplete()
+    if pay_method not in ("1", "2", "3", "4"):
+        raise BadRequest("非法的支付方式", res=CommitRes.BAD_PAY_METHOD)
+    if not ID_RE.match(addr_id) or int(addr_id) > MAX_ID:
+        raise BadRequest("地址非法", res=CommitRes.BAD_ADDRESS)
+    if idem_key and not IDEM_RE.match(idem_key):
+        raise _incomplete("下单令牌无效，请刷新页面")
+    return {"addr_id": int(addr_id), "pay_method": int(pay_method), "sku_ids": parse_sku_ids(sku_ids),
+            "idem_key": idem_key or None}
+
+
+def new_order_id(user_id: int) -> str:
+    """UTC time prefix + user id + 64 random bits: sortable by time, not guessable."""
+    return datetime.now(UTC).strftime("%Y%m%d%H%M%S") + str(int(user_id)) + secrets.token_hex(8)
+
+
+def new_idem_key() -> str:
+    return secrets.token_urlsafe(24)
+
+
+# --- stock strategies: each takes `count` of one SKU inside the caller's transaction and returns the SKU row ------
+
+_SKU_READ = "SELECT id, name, price, stock, status FROM goods_sku WHERE id=%s"
+
+
+async def _read_sku(cur: aiomysql.Cursor, sku_id: int, *, lock: bool = False) -> dict | None:
+    await cur.execute(_SKU_READ + (" FOR UPDATE" if lock else ""), (sku_id,))
+    return await cur.fetchone()
+
+
+def _check(row: dict | None, sku_id: int, count: int) -> dict:
+    if row is None or row["status"] != 1:
+        raise _Gone(sku_id)
+    if row["stock"] < count:
+        raise _OutOfStock(row)
+    return row
+
+
+async def take_atomic(cur: aiomysql.Cursor, sku_id: int, count: int) -> dict:
+    # One statement checks and takes: the row lock it takes makes "stock>=count" true at the moment of the write.
+    taken = await cur.execute(
+        "UPDATE goods_sku SET stock=stock-%s, sales=sales+%s WHERE id=%s AND status=1 AND stock>=%s",
+        (count, count, sku_id, count),
+    )
+    row = await _read_sku(cur, sku_id)
+    if taken != 1:
+        _check(row, sku_id, count)
+        raise _OutOfStock(row)  # defensive: the row changed between the update and the read
+    return row
+
+
+async def take_pessimistic(cur: aiomysql.Cursor, sku_id: int, count: int) -> dict:
+    # FOR UPDATE holds the row until commit, so no other order can take the stock between the check and the write.
+    row = _check(await _read_sku(cur, sku_id, lock=True), sku_id, count)
+    await cur.execute("UPDATE goods_sku SET stock=stock-%s, sales=sales+%s WHERE id=%s", (count, count, sku_id))
+    return row
+
+
+async def take_optimistic(cur: aiomysql.Cursor, sku_id: int, count: int) -> dict:
+    for _ in range(OPTIMISTIC_TRIES):
+        row = _check(await _read_sku(cur, sku_id), sku_id, count)
+        # The stock (and price) read is the version: if another order changed it since, no row matches; read again.
+        taken = await cur.execute(
+            "UPDATE goods_sku SET stock=%s, sales=sales+%s WHERE id=%s AND stock=%s AND price=%s AND status=1",
+            (row["stock"] - count, count, sku_id, row["stock"], row["price"]),
+        )
+        if taken == 1:
+            return row
+    raise _Contention()
+
+
+TAKE = {"atomic": take_atomic, "pessimistic": take_pessimistic, "optimistic": take_optimistic}
+
+
+# --- the transaction ----------------------------------------------------------------------------------------------
+
+async def _insert_order(cur, *, order_id, user_id, address, pay_method, transit_price, idem_key, expire_minutes):
+    try:
+        await cur.execute(
+            "INSERT INTO order_info (order_id, user_id, receiver, addr, zip_code, phone, pay_method, transit_price,"
+            " idem_key, created_at, expires_at)"
+            " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,UTC_TIMESTAMP(6),UTC_TIMESTAMP(6) + INTERVAL %s MINUTE)",
+            (order_id, user_id, address["receiver"], address["addr"], address["zip_code"], address["phone"],
+             pay_method, transit_price, idem_key, int(expire_minutes)),
+        )
+    except pymysql.err.IntegrityError as exc:
+        # Racing commits with one idem_key: the second INSERT waits on the first's unique-key lock, then fails here
+        # once the first commits (or succeeds if the first rolled back).
+        if exc.args and exc.args[0] == ER_DUP_ENTRY:
+            raise _Duplicate() from exc
+        if exc.args and exc.args[0] == ER_NO_REFERENCED_ROW:
+            raise NotLoggedIn() from exc
+        raise
+
+
+async def _commit_once(pool, cfg: OrdersSettings, *, user_id, address, pay_method, counts, idem_key) -> str:
+    take = TAKE[cfg.stock_strategy]
+    order_id = new_order_id(user_id)
+    async with db.transaction(pool) as cur:
+        await _insert_order(cur, order_id=order_id, user_id=user_id, address=address, pay_method=pay_method,
+                            transit_price=cfg.transit_price, idem_key=idem_key, expire_minutes=cfg.expire_minutes)
+        await status.record_created(cur, order_id)
+        total_count, total_price = 0, Decimal("0.00")
+        async with db.savepoint(cur, "sp_goods"):
+            # Ascending id order: two orders for (A,B) and (B,A) lock A first, so they queue instead of deadlocking.
+            for sku_id in sorted(counts):
+                count = counts[sku_id]
+                sku = await take(cur, sku_id, count)
+                await cur.execute(
+                    "INSERT INTO order_goods (order_id, sku_id, count, price) VALUES (%s,%s,%s,%s)",
+                    (order_id, sku_id, count, sku["price"]),
+                )
+                total_count += count
+                total_price += sku["price"] * count
+        await cur.execute(
+            "UPDATE order_info SET total_count=%s, total_price=%s WHERE order_id=%s",
+            (total_count, total_price, order_id),
+        )
+    return order_id
+
+
+async def find_by_idem_key(pool: aiomysql.Pool, *, user_id: int, idem_key: str | None) -> str | None:
+    if not idem_key:
+        return None
+    row = await db.fetchone(
+        pool, "SELECT order_id FROM order_info WHERE user_id=%s AND idem_key=%s", (user_id, idem_key)
+    )
+    return row["order_id"] if row else None
+
+
+async def place_order(pool: aiomysql.Pool, redis: aioredis.Redis, cfg: OrdersSettings, *, user_id: int,
+                      addr_id: int, pay_method: int, sku_ids: list[int], idem_key: str | None) -> str:
+    """Create an order for the given cart SKUs; return its order_id (the first one's for a repeated idem_key)."""
+    if cfg.stock_strategy not in TAKE:
+        raise ValueError(f"unknown stock strategy {cfg.stock_strategy!r}")
+    existing = await find_by_idem_key(pool, user_id=user_id, idem_key=idem_key)
+    if existing:
+        return existing
+    if pay_method not in status.PAY_METHODS:
+        raise BadRequest("非法的支付方式", res=CommitRes.BAD_PAY_METHOD)
+    try:
+        address = await addresses.get_address(pool, user_id=user_id, addr_id=addr_id)
+    except NotFound:
+        raise BadRequest("地址非法", res=CommitRes.BAD_ADDRESS) from None
+    counts = await cart.get_counts(redis, user_id=user_id, sku_ids=sku_ids)
+    missing = [i for i in sku_ids if i not in counts]
+    if missing:
+        # A concurrent commit with the same key may have just emptied the cart: that is a repeat, not an error.
+        existing = await find_by_idem_key(pool, user_id=user_id, idem_key=idem_key)
+        if existing:
+            return existing
+        raise NotFound("购物车中没有该商品", res=CommitRes.NO_SUCH_SKU, sku_id=missing[0])
+    on_sale = await goods.get_skus(pool, sku_ids)
+    gone = [i for i in sku_ids if i not in on_sale]
+    if gone:
+        raise no_such_sku(gone[0])
+
+    order_id = await _commit_with_retries(pool, cfg, user_id=user_id, address=address, pay_method=pay_method,
+                                          counts=counts, idem_key=idem_key)
+    try:
+        await asyncio.wait_for(cart.remove_skus(redis, user_id=user_id, sku_ids=sku_ids), 2.0)
+    except Exception:
+        # The order stands; a cart still holding the goods is a nuisance, not an inconsistency.
+        log.warning("order %s committed but its SKUs stayed in the cart of user %s", order_id, user_id, exc_info=True)
+    return order_id
+
+
+async def _commit_with_retries(pool, cfg: OrdersSettings, **kw) -> str:
+    deadline = time.monotonic() + CONTENTION_BUDGET
+    retried_deadlock = False
+    duplicates = 0
+    while True:
+        try:
+            return await _commit_once(pool, cfg, **kw)
+        except _Duplicate:
+            existing = await find_by_idem_key(pool, user_id=kw["user_id"], idem_key=kw["idem_key"])
+            if existing:
+                return existing
+            duplicates += 1
+            if duplicates > 2:
+                raise Conflict("下单失败，请重试", res=CommitRes.FAILED) from None
+        except _OutOfStock as exc:
+            raise Conflict(f"商品库存不足：{exc.sku['name']}", res=CommitRes.NO_STOCK, sku_id=exc.sku["id"],
+                           sku_name=exc.sku["name"]) from None
+        except _Gone as exc:
+            raise no_such_sku(exc.sku_id) from None
+        except _Contention:
+            if time.monotonic() > deadline:
+                raise Conflict("下单人数过多，请重试", res=CommitRes.FAILED) from None
+            # Start over later with every lock released, so the orders ahead can finish.
+            await asyncio.sleep(random.uniform(0.002, 0.02))
+        except db.DatabaseUnavailable:
+            raise Unavailable("下单失败，服务繁忙，请稍后重试", res=CommitRes.FAILED) from None
+        except (pymysql.err.OperationalError, pymysql.err.InterfaceError, ConnectionError,
+                asyncio.IncompleteReadError, TimeoutError) as exc:
+            if db.is_retryable(exc):
+                if not retried_deadlock:
+                    retried_deadlock = True
+                    log.info("order for user %s: %s, retrying once", kw["user_id"], exc)
+                    continue
+                raise Conflict("下单失败，请重试", res=CommitRes.FAILED) from None
+            # Lost connection, killed query, statement timeout: the server rolled the transaction back.
+            log.warning("order for user %s failed: %r", kw["user_id"], exc)
+            raise Unavailable("下单失败，请稍后重试", res=CommitRes.FAILED) from None
+
+
+async def preview_order(pool: aiomysql.Pool, redis: aioredis.Redis, cfg: OrdersSettings, *, user_id: int,
+                        sku_ids: list[int]) -> dict:
+    """The confirmation page's data: items at DB prices with cart counts, totals, addresses, a fresh idem_key."""
+    counts = await cart.get_counts(redis, user_id=user_id, sku_ids=sku_ids)
+    skus = await goods.get_skus(pool, sku_ids)
+    for sku_id in sku_ids:
+        if sku_id not in skus:
+            raise no_such_sku(sku_id)
+        if sku_id not in counts:
+            raise NotFound(f"购物车中没有{skus[sku_id]['name']}", res=CommitRes.NO_SUCH_SKU, sku_id=sku_id)
+    items = [
+        {**skus[i], "count": counts[i], "amount": skus[i]["price"] * counts[i],
+         "image_url": goods.image_url(skus[i]["image"])}
+        for i in sku_ids
+    ]
+    total_price = sum((item["amount"] for item in items), Decimal("0.00"))
+    return {
+        "items": items,
+        "sku_ids": ",".join(str(i) for i in sku_ids),
+        "total_count": sum(item["count"] for item in items),
+        "total_price": total_price,
+        "transit_price": cfg.transit_price,
+        "total_pay": total_price + cfg.transit_price,
+        "addresses": await addresses.list_addresses(pool, user_id),
+        "pay_methods": status.PAY_METHODS,
+        "idem_key": new_idem_key(),
+    }

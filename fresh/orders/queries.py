@@ -1,0 +1,91 @@
+"""Reads for the pages: a user's orders with their items, one order with its items, comments of a SKU."""
+
+from __future__ import annotations
+
+import math
+
+import aiomysql
+
+from fresh import db
+from fresh.catalog import goods
+from fresh.orders.status import ORDER_COLUMNS, PAY_METHODS, STATUS_NAMES, get_order
+
+PER_PAGE = 5
+
+
+async def _items(pool: aiomysql.Pool, order_ids: list[str]) -> dict[str, list[dict]]:
+    if not order_ids:
+        return {}
+    placeholders = ",".join(["%s"] * len(order_ids))
+    rows = await db.fetchall(
+        pool,
+        f"SELECT order_id, sku_id, count, price, comment FROM order_goods WHERE order_id IN ({placeholders})"
+        " ORDER BY order_id, sku_id",
+        order_ids,
+    )
+    # Names and pictures come from the catalog (off-sale SKUs too: history must still show what was bought).
+    skus = await goods.get_skus(pool, {r["sku_id"] for r in rows}, on_sale_only=False)
+    items: dict[str, list[dict]] = {}
+    for row in rows:
+        sku = skus.get(row["sku_id"], {})
+        items.setdefault(row["order_id"], []).append({
+            **row,
+            "name": sku.get("name", "已下架商品"),
+            "unite": sku.get("unite", ""),
+            "image_url": goods.image_url(sku.get("image", "")),
+            "amount": row["price"] * row["count"],
+        })
+    return items
+
+
+def _decorate(order: dict, items: list[dict]) -> dict:
+    return {
+        **order,
+        "items": items,
+        "status_name": STATUS_NAMES.get(order["order_status"], ""),
+        "pay_method_name": PAY_METHODS.get(order["pay_method"], ""),
+        "total_amount": order["total_price"] + order["transit_price"],
+    }
+
+
+async def list_orders(pool: aiomysql.Pool, *, user_id: int, page: int, per_page: int = PER_PAGE) -> dict:
+    """One page of the user's orders, newest first, with items; the page is clamped into range."""
+    total = (await db.fetchone(pool, "SELECT COUNT(*) AS n FROM order_info WHERE user_id=%s", (user_id,)))["n"]
+    pages = max(1, math.ceil(total / per_page))
+    page = min(max(1, page), pages)
+    rows = await db.fetchall(
+        pool,
+        f"SELECT {ORDER_COLUMNS} FROM order_info WHERE user_id=%s ORDER BY created_at DESC, order_id DESC"
+        " LIMIT %s OFFSET %s",
+        (user_id, per_page, (page - 1) * per_page),
+    )
+    items = await _items(pool, [r["order_id"] for r in rows])
+    return {
+        "orders": [_decorate(r, items.get(r["order_id"], [])) for r in rows],
+        "page": page,
+        "pages": pages,
+        "total": total,
+        "page_range": _window(page, pages),
+    }
+
+
+def _window(page: int, pages: int, size: int = 5) -> list[int]:
+    start = max(1, min(page - size // 2, pages - size + 1))
+    return list(range(start, min(pages, start + size - 1) + 1))
+
+
+async def order_detail(pool: aiomysql.Pool, order_id: str, *, user_id: int) -> dict:
+    """The user's own order with its items; NotFound otherwise."""
+    order = await get_order(pool, order_id, user_id=user_id)
+    items = await _items(pool, [order_id])
+    return _decorate(order, items.get(order_id, []))
+
+
+async def sku_comments(pool: aiomysql.Pool, sku_id: int, *, limit: int = 20) -> list[dict]:
+    """Latest comments on a SKU: user_id, comment, created_at (of the order line)."""
+    return await db.fetchall(
+        pool,
+        "SELECT i.user_id, g.comment, g.created_at FROM order_goods g JOIN order_info i ON i.order_id=g.order_id"
+        " WHERE g.sku_id=%s AND g.comment<>'' ORDER BY g.id DESC LIMIT %s",
+        (sku_id, limit),
+    )

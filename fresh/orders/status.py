@@ -1,0 +1,118 @@
+"""Order statuses, the one conditional status change every domain uses, and the order lookups.
+
+Every status change is one `UPDATE ... WHERE order_id=%s AND order_status=<expected>` plus an `order_events` row in
+the same transaction: repeating a change is harmless (the second finds no row) and racing it is safe (one wins).
+"""
+
+from __future__ import annotations
+
+import enum
+
+import aiomysql
+
+from fresh import db
+from fresh.errors import NotFound
+
+
+class OrderStatus(enum.IntEnum):
+    UNPAID = 1
+    PAID = 2
+    SHIPPED = 3
+    RECEIVED = 4
+    DONE = 5
+    CLOSED = 6
+
+
+STATUS_NAMES = {1: "待支付", 2: "待发货", 3: "待收货", 4: "待评价", 5: "已完成", 6: "已取消"}
+PAY_METHODS = {1: "货到付款", 2: "微信支付", 3: "支付宝", 4: "银联支付"}
+PAY_ALIPAY = 3
+SOURCES = ("web", "notify", "watcher", "admin", "expiry")
+
+# Columns a transition may set alongside the status (payments sets trade_no and paid_at when marking paid).
+TRANSITION_COLUMNS = frozenset({"trade_no", "paid_at", "pay_started_at"})
+
+
+class _Now:
+    """Sentinel: set a column to the database's UTC_TIMESTAMP(6) (connections run with time_zone +00:00)."""
+
+    def __repr__(self) -> str:
+        return "NOW"
+
+
+NOW = _Now()
+
+ORDER_COLUMNS = (
+    "order_id, user_id, receiver, addr, zip_code, phone, pay_method, total_count, total_price, transit_price,"
+    " order_status, trade_no, created_at, expires_at, pay_started_at, paid_at"
+)
+
+
+async def transition(cur: aiomysql.Cursor, *, order_id: str, from_status: int, to_status: int, source: str,
+                     detail: str = "", **columns) -> bool:
+    """Move an order from `from_status` to `to_status` inside the caller's transaction; False if it was not there.
+
+    `columns` may set trade_no, paid_at, pay_started_at (a value, or `NOW` for the database clock).
+    """
+    if source not in SOURCES:
+        raise ValueError(f"unknown event source {source!r}")
+    unknown = set(columns) - TRANSITION_COLUMNS
+    if unknown:
+        raise ValueError(f"transition cannot set {sorted(unknown)}")
+    sets, args = ["order_status=%s"], [int(to_status)]
+    for name, value in sorted(columns.items()):
+        if value is NOW:
+            sets.append(f"{name}=UTC_TIMESTAMP(6)")
+        else:
+            sets.append(f"{name}=%s")
+            args.append(value)
+    # The status condition is the whole concurrency story: of two racing changes exactly one matches the row.
+    changed = await cur.execute(
+        f"UPDATE order_info SET {', '.join(sets)} WHERE order_id=%s AND order_status=%s",
+        (*args, order_id, int(from_status)),
+    )
+    if changed != 1:
+        return False
+    await cur.execute(
+        "INSERT INTO order_events (order_id, from_status, to_status, source, detail) VALUES (%s,%s,%s,%s,%s)",
+        (order_id, int(from_status), int(to_status), source, detail[:255]),
+    )
+    return True
+
+
+async def record_created(cur: aiomysql.Cursor, order_id: str) -> None:
+    await cur.execute(
+        "INSERT INTO order_events (order_id, from_status, to_status, source, detail) VALUES (%s,NULL,%s,'web',%s)",
+        (order_id, int(OrderStatus.UNPAID), "下单"),
+    )
+
+
+async def get_order(pool: aiomysql.Pool, order_id: str, *, user_id: int | None = None) -> dict:
+    """One order (without items); NotFound when unknown or, with `user_id`, someone else's."""
+    if not isinstance(order_id, str) or not order_id or len(order_id) > 64:
+        raise NotFound("订单不存在")
+    sql = f"SELECT {ORDER_COLUMNS} FROM order_info WHERE order_id=%s"
+    args: tuple = (order_id,)
+    if user_id is not None:
+        sql += " AND user_id=%s"
+        args = (order_id, user_id)
+    row = await db.fetchone(pool, sql, args)
+    if row is None:
+        raise NotFound("订单不存在")
+    return row
+
+
+async def mark_pay_started(pool: aiomysql.Pool, order_id: str, user_id: int) -> bool:
+    """Record (now) that the owner started paying an unpaid order, for the payment watcher; False otherwise."""
+    changed = await db.execute(
+        pool,
+        "UPDATE order_info SET pay_started_at=UTC_TIMESTAMP(6) WHERE order_id=%s AND user_id=%s AND order_status=%s",
+        (order_id, user_id, int(OrderStatus.UNPAID)),
+    )
+    return changed == 1
+
+
+async def order_events(pool: aiomysql.Pool, order_id: str) -> list[dict]:
+    return await db.fetchall(
+        pool, "SELECT from_status, to_status, source, detail, at FROM order_events WHERE order_id=%s ORDER BY id",
+        (order_id,),
+    )

@@ -1,0 +1,70 @@
+/* Orders pages: commit from the confirmation page; cancel / confirm receipt on the orders list.
+   去付款 (.pay-btn) is wired by the payments script. */
+(function () {
+  "use strict";
+
+  function xsrf() {
+    var m = document.cookie.match(/(?:^|;\s*)_xsrf=([^;]*)/);
+    var field = document.querySelector("input[name=_xsrf]") || document.getElementById("orders-xsrf");
+    return field ? field.value : (m ? decodeURIComponent(m[1]) : "");
+  }
+
+  function post(url, data) {
+    var body = new URLSearchParams(data);
+    body.append("_xsrf", xsrf());
+    return fetch(url, {
+      method: "POST", body: body, credentials: "same-origin",
+      headers: { "X-Requested-With": "XMLHttpRequest" }
+    }).then(function (resp) {
+      return resp.json().catch(function () { return { res: -1, errmsg: "服务器开小差了，请稍后再试" }; });
+    }, function () {
+      return { res: -1, errmsg: "网络异常，请检查网络后重试" };
+    });
+  }
+
+  /* Confirmation page. The idem_key stays the same for every click on this page, so a double click or a retry
+     after a network failure returns the first order instead of creating a second one. */
+  var form = document.getElementById("order-form");
+  if (form) {
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var btn = document.getElementById("order_btn");
+      var addr = form.querySelector("input[name=addr_id]:checked");
+      if (!addr) { alert("请选择收货地址"); return; }
+      btn.disabled = true;
+      post(form.action, {
+        addr_id: addr.value,
+        pay_method: form.querySelector("input[name=pay_method]:checked").value,
+        sku_ids: form.querySelector("input[name=sku_ids]").value,
+        idem_key: form.querySelector("input[name=idem_key]").value
+      }).then(function (data) {
+        if (data.res === 5) {
+          var popup = document.getElementById("order-popup");
+          popup.hidden = false;
+          setTimeout(function () { window.location.href = form.getAttribute("data-done-url"); }, 3000);
+        } else {
+          btn.disabled = false;
+          alert(data.errmsg || data.message || "下单失败");
+        }
+      });
+    });
+  }
+
+  /* Orders list: cancel and confirm receipt. */
+  function bind(selector, question) {
+    document.querySelectorAll(selector).forEach(function (btn) {
+      btn.addEventListener("click", function () {
+        if (!confirm(question)) { return; }
+        btn.disabled = true;
+        post(btn.getAttribute("data-url"), { order_id: btn.getAttribute("data-order-id") }).then(function (data) {
+          if (data.res === 4) { window.location.reload(); return; }
+          btn.disabled = false;
+          alert(data.errmsg || "操作失败");
+          if (data.res === 3) { window.location.reload(); }
+        });
+      });
+    });
+  }
+  bind(".cancel-btn", "确定取消这个订单吗？");
+  bind(".confirm-btn", "确认已经收到货物了吗？");
+})();
