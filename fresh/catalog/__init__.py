@@ -1,3 +1,19 @@
-"""catalog (see DESIGN.md)."""
+"""Catalog: the index page, category lists, goods detail, search, browsing history and the demo catalog."""
 
-ROUTES: list = []
+from tornado.web import url
+
+from fresh.catalog import handlers as h
+from fresh.catalog.history import user_history
+from fresh.catalog.seed import seed_catalog
+
+ROUTES = [
+    url(r"/", h.IndexHandler, name="index"),
+    url(r"/index", h.IndexHandler, name="index_alias"),
+    url(r"/goods/([0-9]+)", h.DetailHandler, name="detail"),
+    url(r"/list/([0-9]+)/([0-9]+)", h.ListHandler, name="list"),
+    url(r"/search", h.SearchHandler, name="search"),
+]
+
+HOOKS = {"user_history": user_history}
+
+SEED = seed_catalog

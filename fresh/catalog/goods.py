@@ -1,12 +1,31 @@
-"""SKU lookups other domains use (cart, orders). Only SKUs on sale count as existing for shoppers."""
+"""SKU lookups: the ones other domains use (cart, orders) and the catalog pages' queries.
+
+Only SKUs on sale count as existing for shoppers. Every query of the detail and list pages runs on an index
+(0001: (type_id, status, id|price|sales) and goods_id; order_goods.sku_id for comments).
+"""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import aiomysql
+import nh3
 
 from fresh import db
+from fresh.errors import NotFound
 
 SKU_COLUMNS = "s.id, s.type_id, s.goods_id, s.name, s.`desc`, s.price, s.unite, s.image, s.stock, s.sales, s.status"
+
+# ?sort= value -> ORDER BY; each matches an index of (type_id, status, ...) whose tail is the primary key.
+SORTS = {
+    "default": "s.id DESC",
+    "price": "s.price ASC, s.id ASC",
+    "hot": "s.sales DESC, s.id DESC",
+}
+SEARCH_MAX_CHARS = 50
+DETAIL_TAGS = {"p", "br", "strong", "b", "em", "i", "ul", "ol", "li", "h3", "h4", "span", "img", "table", "tr",
+               "td", "th", "tbody", "thead"}
 
 
 async def get_sku(pool: aiomysql.Pool, sku_id: int, *, on_sale_only: bool = True) -> dict | None:
@@ -34,3 +53,140 @@ def image_url(path: str) -> str:
     if not path:
         return "/static/img/no-image.svg"
     return path if path.startswith(("/", "http://", "https://")) else f"/media/{path}"
+
+
+def clean_detail(html: str) -> str:
+    """Sanitize an SPU's rich-text detail (admin input): a small whitelist of tags, no scripts or handlers."""
+    return nh3.clean(html or "", tags=DETAIL_TAGS, attributes={"img": {"src", "alt"}, "*": {"class"}},
+                     url_schemes={"http", "https"}, link_rel=None)
+
+
+def clean_sort(value: str | None) -> str:
+    """An unknown sort falls back to the default one."""
+    return value if value in SORTS else "default"
+
+
+def clean_query(value: str | None) -> str:
+    """Trim a search query and cap its length; what remains is plain text."""
+    return (value or "").strip()[:SEARCH_MAX_CHARS]
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, with the wildcards and the escape character escaped."""
+    escaped = text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+    return f"%{escaped}%"
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict]
+    number: int
+    pages: int
+    total: int
+
+    @property
+    def window(self) -> list[int]:
+        """At most five page numbers around the current one."""
+        if self.pages <= 5:
+            return list(range(1, self.pages + 1))
+        first = min(max(self.number - 2, 1), self.pages - 4)
+        return list(range(first, first + 5))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.pages
+
+
+def _page_bounds(total: int, number: int, size: int) -> int:
+    """Number of pages (at least 1); a page outside them is NotFound."""
+    pages = max(1, math.ceil(total / size))
+    if number < 1 or number > pages:
+        raise NotFound("页码超出范围")
+    return pages
+
+
+def with_urls(rows: list[dict]) -> list[dict]:
+    for row in rows:
+        row["image_url"] = image_url(row["image"])
+    return rows
+
+
+async def get_type(pool: aiomysql.Pool, type_id: int) -> dict:
+    """One category, or NotFound."""
+    row = await db.fetchone(pool, "SELECT id, name, logo, image FROM goods_types WHERE id=%s", (type_id,))
+    if row is None:
+        raise NotFound("商品分类不存在")
+    return row
+
+
+async def get_types(pool: aiomysql.Pool) -> list[dict]:
+    """Every category in id order."""
+    rows = await db.fetchall(pool, "SELECT id, name, logo, image FROM goods_types ORDER BY id")
+    for row in rows:
+        row["image_url"] = image_url(row["image"])
+    return rows
+
+
+async def list_skus(pool: aiomysql.Pool, *, type_id: int, page: int, sort: str, size: int) -> Page:
+    """One page of a category's on-sale SKUs in the given order; a page out of range is NotFound."""
+    order = SORTS[clean_sort(sort)]
+    async with db.cursor(pool) as cur:
+        await cur.execute("SELECT COUNT(*) AS n FROM goods_sku s WHERE s.type_id=%s AND s.status=1", (type_id,))
+        total = (await cur.fetchone())["n"]
+        pages = _page_bounds(total, page, size)
+        await cur.execute(
+            f"SELECT {SKU_COLUMNS} FROM goods_sku s WHERE s.type_id=%s AND s.status=1 ORDER BY {order}"
+            " LIMIT %s OFFSET %s", (type_id, size, (page - 1) * size))
+        items = with_urls(list(await cur.fetchall()))
+    return Page(items=items, number=page, pages=pages, total=total)
+
+
+async def search_skus(pool: aiomysql.Pool, *, query: str, page: int, size: int) -> Page:
+    """On-sale SKUs whose name or description contains `query` as plain text, newest first."""
+    pattern = like_pattern(clean_query(query))
+    where = "s.status=1 AND (s.name LIKE %s ESCAPE '!' OR s.`desc` LIKE %s ESCAPE '!')"
+    async with db.cursor(pool) as cur:
+        await cur.execute(f"SELECT COUNT(*) AS n FROM goods_sku s WHERE {where}", (pattern, pattern))
+        total = (await cur.fetchone())["n"]
+        pages = _page_bounds(total, page, size)
+        await cur.execute(f"SELECT {SKU_COLUMNS} FROM goods_sku s WHERE {where} ORDER BY s.id DESC"
+                          " LIMIT %s OFFSET %s", (pattern, pattern, size, (page - 1) * size))
+        items = with_urls(list(await cur.fetchall()))
+    return Page(items=items, number=page, pages=pages, total=total)
+
+
+async def new_skus(pool: aiomysql.Pool, *, type_id: int, limit: int = 2) -> list[dict]:
+    """The newest on-sale SKUs of a category (新品推荐)."""
+    rows = await db.fetchall(
+        pool, f"SELECT {SKU_COLUMNS} FROM goods_sku s WHERE s.type_id=%s AND s.status=1 ORDER BY s.id DESC LIMIT %s",
+        (type_id, limit))
+    return with_urls(rows)
+
+
+async def get_detail(pool: aiomysql.Pool, sku_id: int) -> dict:
+    """Everything the detail page shows about one on-sale SKU; unknown or off sale is NotFound."""
+    async with db.cursor(pool) as cur:
+        await cur.execute(
+            f"SELECT {SKU_COLUMNS}, g.name AS spu_name, g.detail, t.name AS type_name FROM goods_sku s"
+            " JOIN goods g ON g.id=s.goods_id JOIN goods_types t ON t.id=s.type_id WHERE s.id=%s AND s.status=1",
+            (sku_id,))
+        sku = await cur.fetchone()
+        if sku is None:
+            raise NotFound("商品不存在或已下架")
+        sku["image_url"] = image_url(sku["image"])
+        # Admin sanitizes on save; cleaning again here keeps older or hand-edited rows harmless too.
+        sku["detail"] = clean_detail(sku["detail"])
+        await cur.execute(
+            "SELECT s.id, s.name, s.price, s.unite FROM goods_sku s WHERE s.goods_id=%s AND s.status=1 AND s.id<>%s"
+            " ORDER BY s.id", (sku["goods_id"], sku_id))
+        sku["siblings"] = list(await cur.fetchall())
+        await cur.execute(
+            "SELECT og.comment, og.created_at, u.username FROM order_goods og"
+            " JOIN order_info o ON o.order_id=og.order_id JOIN users u ON u.id=o.user_id"
+            " WHERE og.sku_id=%s AND og.comment<>'' ORDER BY og.id DESC LIMIT 20", (sku_id,))
+        sku["comments"] = list(await cur.fetchall())
+    return sku
