@@ -43,3 +43,15 @@ lint: $(VENV)/.dev-deps
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+## Benchmarks (not part of `make test`): seed dailyfresh_bench + Redis db 10, measure every hot path against the
+## ceilings of the same run, write BENCHMARKS.md. Knobs: BENCH_SECONDS, BENCH_PROCESSES, BENCH_BASE_URL, BENCH_ONLY.
+bench: $(VENV)/.dev-deps services
+	@command -v wrk >/dev/null || { echo "installing wrk"; \
+	  if [ "$$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >/dev/null; }
+	@command -v redis-benchmark >/dev/null || { echo "installing redis-tools"; \
+	  if [ "$$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-tools >/dev/null; }
+	$(BIN)/python -m bench.run

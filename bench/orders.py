@@ -1,0 +1,1 @@
+"""POST /order/commit under 50 concurrent buyers (placeholder until filled in)."""

@@ -1,0 +1,79 @@
+"""py-spy on the shop process while wrk replays the slowest HTTP scenario: where one request's CPU goes."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import threading
+from collections import Counter
+from pathlib import Path
+
+from bench.common import OUT, PYTHON, Result, progress
+from bench.http import run_wrk
+
+_LINE = re.compile(r":\d+\)$")
+
+
+def _frame(frame: str) -> str:
+    """`fn (path/to/file.py:123)` -> `fn (file.py path, no line)` so one function is one row."""
+    frame = _LINE.sub(")", frame.strip())
+    return frame.replace("/work/main/", "").replace(str(Path(PYTHON).parent.parent) + "/lib/python3.11/", "")
+
+
+def summarise(raw: Path, top: int = 15) -> dict:
+    """Self and inclusive sample shares per function from py-spy's collapsed-stack output."""
+    inclusive: Counter = Counter()
+    leaf: Counter = Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n = int(count)
+        frames = [_frame(f) for f in stack.split(";") if f]
+        total += n
+        if frames:
+            leaf[frames[-1]] += n
+        for f in set(frames):
+            inclusive[f] += n
+    share = (lambda c: [(name, n / total) for name, n in c.most_common(top)]) if total else (lambda c: [])
+    return {"samples": total, "self": share(leaf), "inclusive": share(inclusive)}
+
+
+def profile_http(run, result: Result) -> dict:
+    """Record the shop with py-spy while wrk replays `result`'s requests; return the summary."""
+    spy = shutil.which("py-spy") or str(Path(PYTHON).parent / "py-spy")
+    if not Path(spy).exists():
+        progress("profile: py-spy not installed (pip install py-spy); skipped")
+        return {}
+    requests_file = Path(result.extra["requests_file"])
+    out = OUT / "profile.txt"
+    seconds = max(2, round(run.opts.seconds))
+    progress(f"profiling {result.scenario} with py-spy for {seconds} s")
+    argv = [spy, "record", "--nonblocking", "-r", "250", "-d", str(seconds + 1), "-p", str(run.shop.pid),
+            "-f", "raw", "-o", str(out)]
+    spy_proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    loaded: dict = {}
+
+    def load() -> None:
+        loaded["result"] = run_wrk(result.scenario, result.extra["base_url"], requests_file, run.opts,
+                                   seconds=seconds)
+
+    thread = threading.Thread(target=load)
+    thread.start()
+    thread.join()
+    try:
+        _, err = spy_proc.communicate(timeout=seconds + 30)
+    except subprocess.TimeoutExpired:
+        spy_proc.kill()
+        _, err = spy_proc.communicate()
+    if not out.is_file():
+        progress(f"profile: py-spy wrote nothing ({err.strip()[-200:]})")
+        return {}
+    summary = summarise(out)
+    summary["scenario"] = result.scenario
+    summary["rps_while_profiled"] = loaded["result"].rps if "result" in loaded else None
+    progress(f"profile: {summary['samples']} samples; top self: "
+             + ", ".join(f"{name} {share:.0%}" for name, share in summary["self"][:3]))
+    return summary

@@ -1,0 +1,221 @@
+"""The scenarios, in the order they run, each next to the ceiling it is compared with."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import re
+from dataclasses import dataclass, field
+
+from bench import ceilings, profile
+from bench.client import Shopper
+from bench.common import Options, Result, progress
+from bench.fixtures import PASSWORD
+from bench.http import run_wrk, write_requests
+from fresh.settings import Settings
+from fresh.web import PACKAGES
+
+STRATEGIES = ("atomic", "pessimistic", "optimistic")
+
+
+def route_exists(path: str) -> bool:
+    """Whether some package of the shop in this tree routes `path` (a scenario needs its route to have landed)."""
+    for name in PACKAGES:
+        try:
+            package = importlib.import_module(f"fresh.{name}")
+        except ImportError:
+            continue
+        for rule in getattr(package, "ROUTES", []):
+            regex = getattr(rule, "regex", None)
+            if regex is None:
+                regex = re.compile(rule[0] + "$")
+            if regex.match(path):
+                return True
+    return False
+
+
+def ratio(result: Result, ceiling: Result | None, *, name: str, target: float | None) -> Result:
+    if ceiling is not None and ceiling.rps and result.rps is not None:
+        result.ceiling = name
+        result.ratio = result.rps / ceiling.rps
+        if target is not None:
+            result.target = f"≥ {target:.0%} of {name}"
+            result.met = result.ratio >= target and result.errors == 0
+    return result
+
+
+def unavailable(scenario: str, why: str, target: str = "") -> Result:
+    return Result(scenario=scenario, available=False, note=why, target=target)
+
+
+@dataclass
+class Run:
+    opts: Options
+    cfg: Settings
+    shoppers: list[dict]
+    sku_ids: list[int]
+    results: list[Result]
+    ceilings: dict[str, Result]
+    bare_url: str
+    shop_factory: object
+    sandbox_port: int
+    shop: object = None
+    notes: list[str] = field(default_factory=list)
+    profile: dict = field(default_factory=dict)
+    sessions: list[Shopper] = field(default_factory=list)
+
+    # --- plumbing ------------------------------------------------------------------------------------------
+
+    def add(self, result: Result) -> Result:
+        self.results.append(result)
+        if not result.available:
+            progress(f"{result.scenario}: not available ({result.note})")
+            return result
+        parts = [f"{result.rps:,.0f} {result.unit}" if result.rps is not None else "",
+                 f"p50 {result.p50_ms:.1f} ms" if result.p50_ms is not None else "",
+                 f"p99 {result.p99_ms:.1f} ms" if result.p99_ms is not None else "",
+                 f"{result.ratio:.0%} of {result.ceiling}" if result.ratio is not None else "",
+                 f"{result.errors} errors" if result.errors else "",
+                 {True: "target met", False: "target NOT met", None: ""}[result.met]]
+        progress(f"{result.scenario}: " + ", ".join(p for p in parts if p))
+        return result
+
+    def ceiling(self, key: str, result: Result) -> Result:
+        self.ceilings[key] = result
+        return self.add(result)
+
+    @property
+    def base_url(self) -> str:
+        return self.opts.base_url or self.shop.base_url
+
+    def use_shop(self, strategy: str) -> None:
+        """(Re)start the shop with a stock strategy, unless the runner was given a base URL."""
+        if self.opts.base_url:
+            return
+        if self.shop is not None and self.shop.strategy == strategy:
+            return
+        if self.shop is not None:
+            self.shop.stop()
+            self.shop = None
+        progress(f"starting the shop (stock strategy {strategy})")
+        self.shop = self.shop_factory(strategy, sandbox_port=self.sandbox_port)
+        self.sessions = []
+
+    async def logged_in(self, count: int) -> list[Shopper]:
+        """Shoppers logged in over HTTP (cookie jar with sid and a hex `_xsrf`)."""
+        if len(self.sessions) < count:
+            fresh = [Shopper(self.base_url) for _ in range(count - len(self.sessions))]
+            people = self.shoppers[len(self.sessions):count]
+            await asyncio.gather(*(s.login(p["username"], PASSWORD) for s, p in zip(fresh, people, strict=True)))
+            for s, p in zip(fresh, people, strict=True):
+                s.user = p
+            self.sessions += fresh
+        return self.sessions[:count]
+
+    # --- the run -------------------------------------------------------------------------------------------
+
+    def all(self) -> None:
+        self.use_shop("atomic")
+        if self.opts.wants("catalog") or self.opts.wants("cart"):
+            self.http_scenarios()
+        if self.opts.wants("redis") or self.opts.wants("cart"):
+            self.ceiling("redis", ceilings.redis_hset(self.opts))
+        if self.opts.wants("orders"):
+            self.order_scenarios()
+        if self.opts.wants("ws") or self.opts.wants("notify"):
+            self.websocket_scenarios()
+        if self.opts.profile and self.opts.wants("profile"):
+            self.profile_slowest()
+
+    def http_scenarios(self) -> None:
+        opts = self.opts
+        get_lines = write_requests("bare_get", [("GET", "/get", "", "")])
+        self.ceiling("get", run_wrk("ceiling: bare Tornado GET", self.bare_url, get_lines, opts))
+        cart_lines = asyncio.run(self.cart_lines())
+        post_lines = write_requests("bare_post", [("POST", "/post", c, b) for _m, _p, c, b in cart_lines])
+        self.ceiling("post", run_wrk("ceiling: bare Tornado POST form", self.bare_url, post_lines, opts))
+        get = self.ceilings["get"]
+        if opts.wants("catalog"):
+            if route_exists("/"):
+                asyncio.run(Shopper(self.base_url).get("/"))  # fill the cache
+                lines = write_requests("index", [("GET", "/", "", "")])
+                self.add(ratio(run_wrk("GET / (index, cached)", self.base_url, lines, opts), get,
+                               name="bare GET", target=0.5))
+            else:
+                self.add(unavailable("GET / (index, cached)", "route not in this tree", "≥ 50% of bare GET"))
+            if route_exists("/goods/1"):
+                seeded = self.sku_ids[:30]
+                lines = write_requests("detail", [("GET", f"/goods/{i}", "", "") for i in seeded])
+                self.add(ratio(run_wrk("GET /goods/<id> (detail)", self.base_url, lines, opts), get,
+                               name="bare GET", target=0.5))
+            else:
+                self.add(unavailable("GET /goods/<id> (detail)", "route not in this tree", "≥ 50% of bare GET"))
+        if opts.wants("cart"):
+            if route_exists("/cart/add"):
+                lines = write_requests("cart_add", cart_lines)
+                result = run_wrk("POST /cart/add (logged in)", self.base_url, lines, opts)
+                self.add(ratio(result, self.ceilings["post"], name="bare POST", target=0.5))
+            else:
+                self.add(unavailable("POST /cart/add (logged in)", "route not in this tree", "≥ 50% of bare POST"))
+
+    async def cart_lines(self) -> list[tuple[str, str, str, str]]:
+        """POST /cart/add requests of 20 logged-in shoppers over every SKU, count 1 (far from any cap)."""
+        if not route_exists("/user/login"):
+            return [("POST", "/cart/add", "", f"sku_id={i}&count=1") for i in self.sku_ids]
+        people = await self.logged_in(20)
+        lines = []
+        for n, sku_id in enumerate(self.sku_ids * 2):
+            s = people[n % len(people)]
+            lines.append(("POST", "/cart/add", s.cookie_header, s.form({"sku_id": sku_id, "count": 1})))
+        return lines
+
+    def order_scenarios(self) -> None:
+        from bench import orders
+
+        if not route_exists("/order/commit"):
+            for strategy in STRATEGIES:
+                for kind in ("distinct SKUs", "hot SKU"):
+                    self.add(unavailable(f"POST /order/commit {strategy}, {kind}", "route not in this tree"))
+            return
+        hot = self.ceiling("mariadb", asyncio.run(ceilings.mariadb_hot_row(self.cfg, self.opts)))
+        for strategy in STRATEGIES:
+            self.use_shop(strategy)
+            for kind in ("distinct", "hot"):
+                result = asyncio.run(orders.commit_scenario(self, strategy=strategy, kind=kind))
+                if kind == "hot":
+                    ratio(result, hot, name="MariaDB hot row", target=0.25)
+                    result.met = result.met and result.extra.get("oversell") == 0
+                else:
+                    ratio(result, hot, name="MariaDB hot row", target=None)
+                self.add(result)
+            self.add(asyncio.run(orders.sellout_scenario(self, strategy=strategy)))
+        self.use_shop("atomic")
+
+    def websocket_scenarios(self) -> None:
+        from bench import ws
+
+        if not route_exists("/ws/orders/2024010100000012345"):
+            if self.opts.wants("ws"):
+                self.add(unavailable("WS idle connections", "WS /ws/orders/<order_id> not in this tree"))
+            if self.opts.wants("notify"):
+                self.add(unavailable("notify → browser latency", "WS /ws/orders/<order_id> not in this tree",
+                                     "p99 < 50 ms"))
+            return
+        self.use_shop("atomic")
+        if self.opts.wants("ws"):
+            self.add(asyncio.run(ws.idle_scenario(self)))
+        if self.opts.wants("notify"):
+            if route_exists("/order/notify/alipay"):
+                self.add(asyncio.run(ws.notify_scenario(self)))
+            else:
+                self.add(unavailable("notify → browser latency", "POST /order/notify/alipay not in this tree",
+                                     "p99 < 50 ms"))
+
+    def profile_slowest(self) -> None:
+        """py-spy on the shop during the HTTP scenario furthest below its ceiling."""
+        candidates = [r for r in self.results if r.available and r.ratio is not None and r.unit == "req/s"
+                      and "order" not in r.scenario]
+        if not candidates or self.opts.base_url:
+            return
+        worst = min(candidates, key=lambda r: r.ratio)
+        self.profile = profile.profile_http(self, worst)

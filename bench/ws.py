@@ -1,0 +1,1 @@
+"""Websockets (placeholder until filled in)."""
