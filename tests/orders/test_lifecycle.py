@@ -1,0 +1,270 @@
+"""After the order: the orders page, cancel, expiry (racing, hooks, CLI), ship, confirm receipt, comments."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from decimal import Decimal
+
+import pytest
+
+from fresh import db
+from fresh.errors import Conflict, NotFound
+from fresh.orders import expiry, lifecycle, place, status
+from fresh.settings import ROOT
+from tests.helpers import count
+from tests.orders.conftest import commit_form, sku_row
+
+
+async def new_order(pool, redis, settings, buyer, cart: dict[int, int], *, pay_method: int = 3) -> str:
+    from fresh.cart.cart import cart_key
+
+    await redis.hset(cart_key(buyer["id"]), mapping={str(k): str(v) for k, v in cart.items()})
+    return await place.place_order(pool, redis, settings.orders, user_id=buyer["id"], addr_id=buyer["addr_id"],
+                                   pay_method=pay_method, sku_ids=sorted(cart), idem_key=None)
+
+
+async def set_status(pool, order_id: str, to: int) -> None:
+    await db.execute(pool, "UPDATE order_info SET order_status=%s WHERE order_id=%s", (to, order_id))
+
+
+async def expire_now(pool, order_id: str) -> None:
+    await db.execute(pool, "UPDATE order_info SET expires_at=UTC_TIMESTAMP(6) - INTERVAL 1 SECOND"
+                           " WHERE order_id=%s", (order_id,))
+
+
+async def test_orders_page_lists_newest_first_with_amounts(pool, redis, settings, base_url, catalog, make_buyer):
+    a = await catalog("草莓", price="11.50", stock=20)
+    buyer = await make_buyer("alice_01", {}, base_url)
+    first = await new_order(pool, redis, settings, buyer, {a: 1}, pay_method=3)
+    second = await new_order(pool, redis, settings, buyer, {a: 2}, pay_method=1)
+    await set_status(pool, first, 3)
+    r = await buyer["client"].get("/user/order/1")
+    assert r.code == 200, r
+    page = r.text
+    assert page.index(second) < page.index(first)
+    assert "33.00元" in page and "21.50元" in page  # total_price + transit_price with 2 decimals
+    assert "待支付" in page and "待收货" in page and "确认收货" in page and "取消订单" in page
+    # 去付款 only for unpaid Alipay orders: the second is 货到付款, the first is shipped.
+    assert "pay-btn" not in page
+    await set_status(pool, first, 1)
+    page = (await buyer["client"].get("/user/order/1")).text
+    assert f'class="oper-btn pay-btn" data-order-id="{first}"' in page
+
+
+async def test_orders_page_paginates_and_needs_login(pool, redis, settings, base_url, client, catalog, make_buyer):
+    a = await catalog(stock=50)
+    buyer = await make_buyer("alice_01", {}, base_url)
+    ids = [await new_order(pool, redis, settings, buyer, {a: 1}) for _ in range(7)]
+    page1 = (await buyer["client"].get("/user/order/1")).text
+    page2 = (await buyer["client"].get("/user/order/2")).text
+    assert sum(i in page1 for i in ids) == 5 and sum(i in page2 for i in ids) == 2
+    assert "下一页" in page1 and "上一页" in page2
+    assert (await buyer["client"].get("/user/order/99")).code == 200  # clamped to the last page
+    r = await client.get("/user/order/1")
+    assert r.code == 302 and r.location.startswith("/user/login")
+
+
+async def test_cancel_returns_stock_once_and_only_for_the_owner(pool, redis, settings, base_url, catalog,
+                                                                make_buyer):
+    a = await catalog(stock=10, sales=5)
+    b = await catalog("苹果", stock=10)
+    owner = await make_buyer("alice_01", {}, base_url)
+    other = await make_buyer("bob_0001", {}, base_url)
+    order_id = await new_order(pool, redis, settings, owner, {a: 3, b: 1})
+    assert (await sku_row(pool, a))["stock"] == 7
+    r = await other["client"].post("/order/cancel", {"order_id": order_id}, ajax=True)
+    assert (r.code, r.json()["res"]) == (404, 2)
+    r = await owner["client"].post("/order/cancel", {"order_id": "nonsense!"}, ajax=True)
+    assert (r.code, r.json()["res"]) == (404, 2)
+    r = await owner["client"].post("/order/cancel", {}, ajax=True)
+    assert (r.code, r.json()["res"]) == (400, 1)
+    replies = await asyncio.gather(*(owner["client"].post("/order/cancel", {"order_id": order_id}, ajax=True)
+                                     for _ in range(5)))
+    assert sorted(r.json()["res"] for r in replies) == [3, 3, 3, 3, 4]
+    assert {r.code for r in replies} == {200, 409}
+    row = await sku_row(pool, a)
+    assert row["stock"] == 10 and row["sales"] == 5
+    assert (await sku_row(pool, b))["stock"] == 10
+    assert await count(pool, "order_events", "order_id=%s AND to_status=6 AND source='web'", (order_id,)) == 1
+
+
+async def test_cancel_refused_once_paid(pool, redis, settings, base_url, catalog, make_buyer):
+    a = await catalog(stock=10)
+    owner = await make_buyer("alice_01", {}, base_url)
+    order_id = await new_order(pool, redis, settings, owner, {a: 1})
+    await set_status(pool, order_id, 2)
+    r = await owner["client"].post("/order/cancel", {"order_id": order_id}, ajax=True)
+    assert (r.code, r.json()["res"]) == (409, 3)
+    assert (await sku_row(pool, a))["stock"] == 9
+
+
+async def test_transition_is_conditional_and_recorded(pool, redis, settings, base_url, catalog, make_buyer):
+    a = await catalog(stock=10)
+    owner = await make_buyer("alice_01", {}, base_url, login=False)
+    order_id = await new_order(pool, redis, settings, owner, {a: 1})
+
+    async def pay() -> bool:
+        async with db.transaction(pool) as cur:
+            return await status.transition(cur, order_id=order_id, from_status=1, to_status=2, source="notify",
+                                           detail="alipay", trade_no="2024T1", paid_at=status.NOW)
+
+    assert sorted(await asyncio.gather(*(pay() for _ in range(6)))) == [False] * 5 + [True]
+    order = await status.get_order(pool, order_id, user_id=owner["id"])
+    assert order["order_status"] == 2 and order["trade_no"] == "2024T1" and order["paid_at"] is not None
+    events = await status.order_events(pool, order_id)
+    assert [(e["from_status"], e["to_status"], e["source"]) for e in events] == [(None, 1, "web"), (1, 2, "notify")]
+    with pytest.raises(NotFound):
+        await status.get_order(pool, order_id, user_id=owner["id"] + 1)
+    with pytest.raises(ValueError):
+        async with db.transaction(pool) as cur:
+            await status.transition(cur, order_id=order_id, from_status=2, to_status=3, source="web",
+                                    order_status=1)
+
+
+async def test_mark_pay_started(pool, redis, settings, base_url, catalog, make_buyer):
+    a = await catalog(stock=10)
+    owner = await make_buyer("alice_01", {}, base_url, login=False)
+    order_id = await new_order(pool, redis, settings, owner, {a: 1})
+    assert await status.mark_pay_started(pool, order_id, owner["id"] + 1) is False
+    assert await status.mark_pay_started(pool, order_id, owner["id"]) is True
+    assert (await status.get_order(pool, order_id))["pay_started_at"] is not None
+
+
+async def test_expiry_returns_stock_exactly_once_with_racing_expirers(pool, redis, settings, base_url, catalog,
+                                                                      make_buyer):
+    a = await catalog(stock=20, sales=2)
+    b = await catalog("苹果", stock=20)
+    buyer = await make_buyer("alice_01", {}, base_url, login=False)
+    expired = [await new_order(pool, redis, settings, buyer, {a: 2, b: 1}) for _ in range(4)]
+    fresh_order = await new_order(pool, redis, settings, buyer, {a: 1})
+    for order_id in expired:
+        await expire_now(pool, order_id)
+    results = await asyncio.gather(*(expiry.expire_orders(pool, redis, {}) for _ in range(4)))
+    assert sorted(i for closed in results for i in closed) == sorted(expired)
+    assert (await sku_row(pool, a))["stock"] == 19 and (await sku_row(pool, a))["sales"] == 3
+    assert (await sku_row(pool, b))["stock"] == 20
+    assert await count(pool, "order_info", "order_status=6") == 4
+    assert await count(pool, "order_events", "to_status=6 AND source='expiry'") == 4
+    assert (await status.get_order(pool, fresh_order))["order_status"] == 1
+    assert await expiry.expire_orders(pool, redis, {}) == []
+
+
+async def test_expiry_asks_the_hooks_first(pool, redis, settings, base_url, catalog, make_buyer):
+    a = await catalog(stock=20)
+    buyer = await make_buyer("alice_01", {}, base_url, login=False)
+    keep = await new_order(pool, redis, settings, buyer, {a: 1})
+    close = await new_order(pool, redis, settings, buyer, {a: 1})
+    broken = await new_order(pool, redis, settings, buyer, {a: 1})
+    for order_id in (keep, close, broken):
+        await expire_now(pool, order_id)
+    asked, told = [], []
+
+    async def veto(ctx, order) -> bool:
+        asked.append(order["order_id"])
+        if order["order_id"] == broken:
+            raise RuntimeError("gateway down")
+        return order["order_id"] != keep
+
+    async def closed_hook(ctx, order) -> None:
+        told.append((ctx, order["order_id"], order["order_status"]))
+
+    ctx = object()
+    closed = await expiry.expire_orders(pool, redis, {"order_expiring": [veto], "order_closed": [closed_hook]},
+                                        ctx=ctx)
+    assert closed == [close] and sorted(asked) == sorted([keep, close, broken])
+    assert told == [(ctx, close, 6)]
+    assert (await sku_row(pool, a))["stock"] == 18
+
+
+async def test_expiry_racing_a_payment(pool, redis, settings, base_url, catalog, make_buyer):
+    a = await catalog(stock=5)
+    buyer = await make_buyer("alice_01", {}, base_url, login=False)
+    order_id = await new_order(pool, redis, settings, buyer, {a: 1})
+    await expire_now(pool, order_id)
+
+    async def pay_meanwhile(ctx, order) -> bool:
+        async with db.transaction(pool) as cur:
+            await status.transition(cur, order_id=order["order_id"], from_status=1, to_status=2, source="notify")
+        return True
+
+    assert await expiry.expire_orders(pool, redis, {"order_expiring": [pay_meanwhile]}) == []
+    assert (await status.get_order(pool, order_id))["order_status"] == 2
+    assert (await sku_row(pool, a))["stock"] == 4
+
+
+async def test_expire_orders_command(pool, redis, settings, base_url, catalog, make_buyer):
+    a = await catalog(stock=5)
+    buyer = await make_buyer("alice_01", {}, base_url, login=False)
+    order_id = await new_order(pool, redis, settings, buyer, {a: 2})
+    await expire_now(pool, order_id)
+    env = {**os.environ, "FRESH_DB_NAME": settings.db.name, "FRESH_REDIS_URL": settings.redis.url,
+           "FRESH_MODE": "test", "FRESH_VAR_DIR": str(settings.var_path), "FRESH_CONFIG": "/nonexistent"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "fresh", "expire-orders", cwd=str(ROOT), env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, out.decode()
+    assert "closed 1 expired order(s)" in out.decode()
+    assert (await status.get_order(pool, order_id))["order_status"] == 6
+    assert (await sku_row(pool, a))["stock"] == 5
+
+
+async def test_ship_confirm_comment(pool, redis, settings, base_url, catalog, make_buyer):
+    a = await catalog("草莓", stock=5)
+    b = await catalog("苹果", stock=5)
+    owner = await make_buyer("alice_01", {}, base_url)
+    other = await make_buyer("bob_0001", {}, base_url)
+    order_id = await new_order(pool, redis, settings, owner, {a: 1, b: 2})
+    assert await lifecycle.ship_order(pool, order_id) is False  # not paid yet
+    await set_status(pool, order_id, 2)
+    assert await lifecycle.ship_order(pool, order_id) is True
+    assert await lifecycle.ship_order(pool, order_id) is False
+    r = await other["client"].post("/order/confirm", {"order_id": order_id}, ajax=True)
+    assert r.code == 404
+    # Comments only in 待评价.
+    assert (await owner["client"].get(f"/order/comment/{order_id}")).code == 409
+    r = await owner["client"].post("/order/confirm", {"order_id": order_id}, ajax=True)
+    assert (r.code, r.json()["res"]) == (200, 4)
+    assert (await owner["client"].post("/order/confirm", {"order_id": order_id}, ajax=True)).code == 409
+    assert (await other["client"].get(f"/order/comment/{order_id}")).code == 404
+    assert (await other["client"].post(f"/order/comment/{order_id}", {f"content_{a}": "x"})).code == 404
+    page = await owner["client"].get(f"/order/comment/{order_id}")
+    assert page.code == 200 and "草莓" in page.text and f'name="content_{b}"' in page.text
+    r = await owner["client"].post(f"/order/comment/{order_id}", {f"content_{a}": "很甜"})
+    assert r.code == 400 and "请为每件商品填写评价" in r.text
+    assert (await status.get_order(pool, order_id))["order_status"] == 4
+    r = await owner["client"].post(f"/order/comment/{order_id}", {f"content_{a}": "很甜", f"content_{b}": "x" * 201})
+    assert r.code == 400
+    r = await owner["client"].post(f"/order/comment/{order_id}", {f"content_{a}": "很甜", f"content_{b}": "脆"})
+    assert r.code == 302 and r.location == "/user/order/1"
+    lines = await db.fetchall(pool, "SELECT sku_id, comment FROM order_goods WHERE order_id=%s ORDER BY sku_id",
+                              (order_id,))
+    assert [x["comment"] for x in lines] == ["很甜", "脆"]
+    assert (await status.get_order(pool, order_id))["order_status"] == 5
+    r = await owner["client"].post(f"/order/comment/{order_id}", {f"content_{a}": "改", f"content_{b}": "改"})
+    assert r.code == 409
+    assert [x["comment"] for x in await db.fetchall(
+        pool, "SELECT comment FROM order_goods WHERE order_id=%s ORDER BY sku_id", (order_id,))] == ["很甜", "脆"]
+    events = [(e["from_status"], e["to_status"]) for e in await status.order_events(pool, order_id)]
+    assert events == [(None, 1), (2, 3), (3, 4), (4, 5)]
+
+
+async def test_domain_errors(pool, redis, settings, base_url, catalog, make_buyer):
+    a = await catalog(stock=5)
+    owner = await make_buyer("alice_01", {}, base_url, login=False)
+    order_id = await new_order(pool, redis, settings, owner, {a: 1})
+    with pytest.raises(NotFound):
+        await lifecycle.cancel_order(pool, user_id=owner["id"] + 1, order_id=order_id)
+    with pytest.raises(Conflict):
+        await lifecycle.confirm_received(pool, user_id=owner["id"], order_id=order_id)
+    assert (await status.get_order(pool, order_id))["total_price"] == Decimal("10.50")
+
+
+async def test_commit_json_then_orders_page(pool, base_url, catalog, make_buyer):
+    a = await catalog(stock=5)
+    buyer = await make_buyer("alice_01", {a: 1}, base_url)
+    r = await buyer["client"].post("/order/commit", commit_form(buyer, [a]), ajax=True)
+    assert r.json()["order_id"] in (await buyer["client"].get("/user/order/1")).text
