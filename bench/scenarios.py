@@ -99,7 +99,8 @@ class Run:
             self.shop = None
         progress(f"starting the shop (stock strategy {strategy})")
         self.shop = self.shop_factory(strategy, sandbox_port=self.sandbox_port)
-        self.sessions = []
+        for shopper in self.sessions:  # sessions live in Redis: they outlast the process
+            shopper.base_url = self.shop.base_url
 
     async def logged_in(self, count: int) -> list[Shopper]:
         """Shoppers logged in over HTTP (cookie jar with sid and a hex `_xsrf`)."""
