@@ -7,6 +7,7 @@ from tornado.web import decode_signed_value
 
 from fresh import db, sessions
 from fresh.cart import cart
+from tests.e2e.conftest import browser, browser_context, page  # noqa: F401  (browser fixtures for test_browser)
 
 SKUS = [
     # key, name, price, unite, stock, status
@@ -30,7 +31,7 @@ async def skus(pool) -> dict[str, int]:
         for key, name, price, unite, stock, status in SKUS:
             await cur.execute(
                 "INSERT INTO goods_sku (type_id, goods_id, name, `desc`, price, unite, image, stock, sales, status)"
-                " VALUES (%s, %s, %s, '', %s, %s, '', %s, 0, %s)",
+                " VALUES (%s, %s, %s, '', %s, %s, '/static/img/veg.svg', %s, 0, %s)",
                 (type_id, goods_id, name, price, unite, stock, status))
             ids[key] = cur.lastrowid
     return ids
