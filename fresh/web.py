@@ -237,12 +237,12 @@ class BaseHandler(tornado.web.RequestHandler):
             total += await counter(self.redis, self.session)
         return total
 
-    def reply(self, res: int, message: str = "", *, status: int = 200, **extra: Any) -> None:
+    def reply(self, res: int, message: str = "", *, http_status: int = 200, **extra: Any) -> None:
         """Finish with the original's JSON shape {"res", "message"|"errmsg", ...} and a real HTTP status."""
-        self.set_status(status)
+        self.set_status(http_status)
         body = {"res": res}
         if message:
-            body["message" if status < 400 else "errmsg"] = message
+            body["message" if http_status < 400 else "errmsg"] = message
         body.update(extra)
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.finish(json_encode(body))

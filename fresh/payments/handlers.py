@@ -1,0 +1,189 @@
+"""Payments over HTTP: start paying, Alipay's notify and return, the status check, the live status websocket."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from decimal import Decimal, InvalidOperation
+
+import tornado.websocket
+
+from fresh.errors import BadRequest, NotFound
+from fresh.orders.status import get_order
+from fresh.payments import alipay, live
+from fresh.payments.pay import AmountMismatch, get_client, mark_paid, order_amount, start_payment, status_payload
+from fresh.web import BaseHandler, login_required
+
+log = logging.getLogger("fresh.payments")
+# Close codes of the status websocket (4000-4999 are the application's own).
+WS_NOT_LOGGED_IN, WS_FORBIDDEN, WS_NOT_FOUND = 4401, 4403, 4404
+
+
+def _order_id(handler: BaseHandler) -> str:
+    order_id = handler.arg("order_id")
+    if not order_id or len(order_id) > 64:
+        raise BadRequest("无效的订单id", res=1)
+    return order_id
+
+
+class PayHandler(BaseHandler):
+    ajax = True
+
+    @login_required
+    async def post(self) -> None:
+        base = self.cfg.web.base_url.rstrip("/")
+        pay_url = await start_payment(
+            self.db, get_client(self.application), user_id=self.user_id, order_id=_order_id(self),
+            notify_url=base + self.reverse_url("alipay_notify"), return_url=base + self.reverse_url("alipay_return"),
+        )
+        self.reply(3, "", pay_url=pay_url)
+
+
+class CheckHandler(BaseHandler):
+    """The status now, at once (for clients without websockets): res 3 paid, 5 waiting, 4 closed."""
+
+    ajax = True
+
+    @login_required
+    async def post(self) -> None:
+        try:
+            order = await get_order(self.db, _order_id(self), user_id=self.user_id)
+        except NotFound:
+            raise NotFound("订单错误", res=2) from None
+        payload = status_payload(order)
+        res = 3 if payload["paid"] else 5 if order["order_status"] == 1 else 4
+        self.reply(res, "支付成功" if res == 3 else payload["status_name"], **payload)
+
+
+class NotifyHandler(BaseHandler):
+    """Alipay's async notify. Answers the plain body `success` only once the payment is recorded (or already was),
+    so Alipay retries otherwise; anything wrong gets a 4xx `fail` and changes nothing."""
+
+    load_session = False
+
+    def check_xsrf_cookie(self) -> None:
+        # A server-to-server call: the RSA2 signature is its proof of origin.
+        pass
+
+    async def post(self) -> None:
+        form = {k: self.get_body_argument(k) for k in self.request.body_arguments}
+        client = get_client(self.application)
+        if not client.verify_notify(form):
+            return self.fail(400, "bad signature")
+        if form.get("app_id") != client.app_id:
+            return self.fail(400, "wrong app_id")
+        if form.get("seller_id") and form["seller_id"] != client.seller_id:
+            return self.fail(400, "wrong seller_id")
+        order_id = form.get("out_trade_no", "")
+        try:
+            amount = Decimal(form.get("total_amount", ""))
+            order = await get_order(self.db, order_id)
+        except InvalidOperation:
+            return self.fail(400, "bad total_amount")
+        except NotFound:
+            return self.fail(404, "unknown out_trade_no")
+        if amount != order_amount(order):
+            return self.fail(400, "total_amount differs from the order")
+        if alipay.is_paid(form):
+            try:
+                await mark_paid(self.db, self.redis, order_id=order_id, trade_no=form.get("trade_no", ""),
+                                amount=amount, source="notify")
+            except AmountMismatch:
+                return self.fail(400, "total_amount differs from the order")
+        # Other states (WAIT_BUYER_PAY, TRADE_CLOSED) need nothing from us: acknowledge them.
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish("success")
+
+    def fail(self, status: int, why: str) -> None:
+        log.warning("rejected Alipay notify: %s", why)
+        self.set_status(status)
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish("fail")
+
+
+class ReturnHandler(BaseHandler):
+    """Where the buyer's browser lands after paying: verify the signed return, show the order's live status."""
+
+    async def get(self) -> None:
+        params = {k: self.get_query_argument(k) for k in self.request.query_arguments}
+        if not get_client(self.application).verify_return(params):
+            raise BadRequest("支付结果校验失败")
+        order = None
+        if self.current_user:
+            try:
+                order = await get_order(self.db, params.get("out_trade_no", ""), user_id=self.user_id)
+            except NotFound:
+                order = None
+        await self.render("payments/return.html", order=order, payload=status_payload(order) if order else None,
+                          amount=order_amount(order) if order else None)
+
+
+class OrderStatusSocket(BaseHandler, tornado.websocket.WebSocketHandler):
+    """`WS /ws/orders/<order_id>`: the owner hears the current status at once, then every change."""
+
+    @property
+    def ping_interval(self) -> float:
+        return 20.0
+
+    @property
+    def ping_timeout(self) -> float:
+        return 15.0
+
+    async def open(self, order_id: str) -> None:
+        self.order_id = order_id
+        self.subscribed = False
+        if not self.current_user:
+            self.close(WS_NOT_LOGGED_IN, "请先登录")
+            return
+        try:
+            order = await get_order(self.db, order_id)
+        except NotFound:
+            self.close(WS_NOT_FOUND, "订单不存在")
+            return
+        if order["user_id"] != self.user_id:
+            self.close(WS_FORBIDDEN, "无权查看该订单")
+            return
+        hub = live_hub(self.application)
+        hub.add(order_id, self)
+        self.subscribed = True
+        # Listen first, then read: a change between the two is sent twice rather than missed.
+        try:
+            await asyncio.wait_for(hub.connected.wait(), 3)
+        except TimeoutError:
+            log.warning("status socket for %s opened while the pub/sub listener is down", order_id)
+        await self.resync()
+
+    def on_message(self, message) -> None:
+        if message == "ping":
+            self.send_json({"type": "pong"})
+
+    def on_close(self) -> None:
+        if getattr(self, "subscribed", False):
+            live_hub(self.application).remove(self.order_id, self)
+
+    def send_status(self, payload: dict) -> None:
+        self.send_json({"type": "status", **payload})
+
+    async def resync(self) -> None:
+        try:
+            order = await get_order(self.db, self.order_id)
+        except NotFound:
+            return
+        self.send_status(status_payload(order))
+
+    def send_json(self, body: dict) -> None:
+        try:
+            self.write_message(json.dumps(body, ensure_ascii=False))
+        except tornado.websocket.WebSocketClosedError:
+            pass
+
+
+def live_hub(app) -> live.Broadcaster:
+    """The process's broadcaster; its pub/sub listener starts with the first socket."""
+    hub = getattr(app, "_live_hub", None)
+    if hub is None:
+        hub = live.Broadcaster(app.redis)
+        app._live_hub = hub
+        app._live_task = asyncio.ensure_future(hub.run())
+    return hub

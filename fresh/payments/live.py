@@ -1,0 +1,104 @@
+"""Live order status: one Redis pub/sub listener per process fans out to that process's websockets.
+
+A status change anywhere (notify, watcher, admin, expiry, on any instance) is PUBLISHed to `order:<order_id>`;
+every process listens with one PSUBSCRIBE and forwards to the sockets it holds for that order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import defaultdict
+from typing import Protocol
+
+import redis.asyncio as aioredis
+import redis.exceptions
+
+from fresh import metrics
+
+log = logging.getLogger("fresh.payments.live")
+CHANNEL_PREFIX = "order:"
+WS_CLIENTS = metrics.Gauge("fresh_ws_clients", "Open order-status websockets in this process.")
+WS_MESSAGES = metrics.Counter("fresh_ws_messages_total", "Status messages sent to websockets.")
+
+
+def order_channel(order_id: str) -> str:
+    return f"{CHANNEL_PREFIX}{order_id}"
+
+
+async def publish_status(redis: aioredis.Redis, order_id: str, payload: dict) -> None:
+    """Tell every process's listeners about an order's new status."""
+    await redis.publish(order_channel(order_id), json.dumps(payload, ensure_ascii=False, default=str))
+
+
+class Subscriber(Protocol):
+    def send_status(self, payload: dict) -> None: ...
+
+    async def resync(self) -> None: ...
+
+
+class Broadcaster:
+    """Holds this process's sockets per order and runs the one pub/sub listener that feeds them."""
+
+    def __init__(self, redis: aioredis.Redis):
+        self.redis = redis
+        self.sockets: dict[str, set[Subscriber]] = defaultdict(set)
+        self.connected = asyncio.Event()
+
+    def add(self, order_id: str, socket: Subscriber) -> None:
+        self.sockets[order_id].add(socket)
+        WS_CLIENTS.inc()
+
+    def remove(self, order_id: str, socket: Subscriber) -> None:
+        sockets = self.sockets.get(order_id)
+        if sockets and socket in sockets:
+            sockets.discard(socket)
+            WS_CLIENTS.dec()
+            if not sockets:
+                del self.sockets[order_id]
+
+    def dispatch(self, channel: str, data: str) -> None:
+        order_id = channel[len(CHANNEL_PREFIX):]
+        sockets = self.sockets.get(order_id)
+        if not sockets:
+            return
+        try:
+            payload = json.loads(data)
+        except ValueError:
+            log.warning("ignoring malformed message on %s", channel)
+            return
+        for socket in list(sockets):
+            socket.send_status(payload)
+            WS_MESSAGES.inc()
+
+    async def run(self) -> None:
+        """Listen until cancelled; reconnect with backoff, and resync every socket after a gap."""
+        delay = 0.5
+        first = True
+        while True:
+            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await asyncio.wait_for(pubsub.psubscribe(CHANNEL_PREFIX + "*"), 5)
+                self.connected.set()
+                if not first:
+                    # Messages published while we were away are lost: send each socket the status now.
+                    await asyncio.gather(*(s.resync() for group in list(self.sockets.values()) for s in group),
+                                         return_exceptions=True)
+                first, delay = False, 0.5
+                while True:
+                    message = await pubsub.get_message(timeout=30.0)
+                    if message and message["type"] == "pmessage":
+                        self.dispatch(message["channel"], message["data"])
+            except asyncio.CancelledError:
+                raise
+            except (TimeoutError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
+                self.connected.clear()
+                log.warning("pub/sub listener lost Redis (%r); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+            finally:
+                try:
+                    await asyncio.wait_for(pubsub.aclose(), 2)
+                except Exception:  # the connection is already gone
+                    pass

@@ -1,0 +1,148 @@
+"""Paying orders with Alipay: start a payment, record one (from the notify or the watcher), close expired trades.
+
+Both ways a payment can arrive end in `mark_paid`, which is idempotent: one conditional UPDATE 1 -> 2 with an event
+row in one transaction, then a PUBLISH so every process's websockets hear it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC
+from decimal import Decimal
+
+import aiomysql
+import redis.asyncio as aioredis
+
+from fresh import db, metrics
+from fresh.errors import BadRequest, Conflict, NotFound
+from fresh.orders.status import NOW, PAY_ALIPAY, STATUS_NAMES, OrderStatus, get_order, mark_pay_started, transition
+from fresh.payments import alipay
+from fresh.payments.live import publish_status
+
+log = logging.getLogger("fresh.payments")
+PAYMENTS = metrics.Counter("fresh_payments_total", "Payments recorded, by source and outcome.")
+
+
+class AmountMismatch(BadRequest):
+    message = "支付金额与订单金额不符"
+
+
+def order_amount(order: dict) -> Decimal:
+    """What the buyer pays: goods plus transit, from the database."""
+    return Decimal(order["total_price"]) + Decimal(order["transit_price"])
+
+
+def status_payload(order: dict) -> dict:
+    status = int(order["order_status"])
+    return {
+        "order_id": order["order_id"],
+        "status": status,
+        "status_name": STATUS_NAMES.get(status, ""),
+        "paid": status in (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.RECEIVED, OrderStatus.DONE),
+        "trade_no": order.get("trade_no") or "",
+    }
+
+
+async def start_payment(pool: aiomysql.Pool, client: alipay.AlipayClient, *, user_id: int, order_id: str,
+                        notify_url: str, return_url: str) -> str:
+    """Check the order may be paid by its owner with Alipay now, note the start, and return the cashier URL."""
+    try:
+        order = await get_order(pool, order_id, user_id=user_id)
+    except NotFound:
+        raise NotFound("订单错误", res=2) from None
+    if order["pay_method"] != PAY_ALIPAY or order["order_status"] != OrderStatus.UNPAID:
+        raise Conflict("订单错误：该订单不是待支付的支付宝订单", res=2)
+    if not await mark_pay_started(pool, order_id, user_id):
+        raise Conflict("订单错误：该订单已不是待支付状态", res=2)
+    return client.page_pay_url(
+        out_trade_no=order_id,
+        total_amount=order_amount(order),
+        subject=f"天天生鲜{order_id}",
+        return_url=return_url,
+        notify_url=notify_url,
+        # The cashier refuses payment after the order's own deadline, so expiry and payment cannot both happen.
+        time_expire=order["expires_at"].replace(tzinfo=UTC),
+    )
+
+
+async def mark_paid(pool: aiomysql.Pool, redis: aioredis.Redis, *, order_id: str, trade_no: str, amount: Decimal,
+                    source: str) -> bool:
+    """Record that Alipay says the order is paid; True if this call recorded it, False if it already was.
+
+    Raises NotFound for an unknown order and AmountMismatch when the amount is not the order's. A payment that
+    arrives for an order closed meanwhile is recorded as an event and left for refund (`paid_after_close`).
+    """
+    async with db.transaction(pool) as cur:
+        # The row lock orders this against the expiry and the other payment path; the conditional UPDATE in
+        # transition() would be enough for correctness, the lock makes the amount check and the change one step.
+        await cur.execute(
+            "SELECT order_id, order_status, total_price, transit_price, trade_no FROM order_info"
+            " WHERE order_id=%s FOR UPDATE", (order_id,))
+        order = await cur.fetchone()
+        if order is None:
+            raise NotFound("订单不存在")
+        if Decimal(amount) != order_amount(order):
+            raise AmountMismatch()
+        status = order["order_status"]
+        recorded = False
+        if status == OrderStatus.UNPAID:
+            recorded = await transition(cur, order_id=order_id, from_status=OrderStatus.UNPAID,
+                                        to_status=OrderStatus.PAID, source=source,
+                                        detail=f"支付宝交易号 {trade_no}"[:255], trade_no=trade_no, paid_at=NOW)
+        elif status == OrderStatus.CLOSED:
+            log.error("order %s was paid at Alipay (trade %s) after it was closed: refund needed", order_id, trade_no)
+            await cur.execute(
+                "INSERT INTO order_events (order_id, from_status, to_status, source, detail)"
+                " SELECT %s, 6, 6, %s, %s FROM DUAL WHERE NOT EXISTS ("
+                "  SELECT 1 FROM order_events WHERE order_id=%s AND detail LIKE 'paid_after_close%%')",
+                (order_id, source, f"paid_after_close 支付宝交易号 {trade_no}"[:255], order_id))
+        elif order["trade_no"] and order["trade_no"] != trade_no:
+            log.error("order %s paid twice: %s and %s", order_id, order["trade_no"], trade_no)
+    PAYMENTS.inc(source=source, outcome="recorded" if recorded else "repeat")
+    if recorded:
+        await publish(pool, redis, order_id)
+    return recorded
+
+
+async def publish(pool: aiomysql.Pool, redis: aioredis.Redis, order_id: str) -> None:
+    """Publish an order's current status to every process (after the change is committed)."""
+    order = await get_order(pool, order_id)
+    try:
+        await publish_status(redis, order_id, status_payload(order))
+    except Exception:
+        # The change is committed; sockets that missed it get the status on reconnect or from /order/check.
+        log.warning("could not publish the status of %s", order_id, exc_info=True)
+
+
+async def record_if_paid(pool: aiomysql.Pool, redis: aioredis.Redis, answer: dict, *, source: str) -> bool:
+    """Given a verified trade.query answer (or notify), record the payment when it says paid."""
+    if not alipay.is_paid(answer):
+        return False
+    await mark_paid(pool, redis, order_id=str(answer["out_trade_no"]), trade_no=str(answer.get("trade_no", "")),
+                    amount=Decimal(str(answer.get("total_amount", "0"))), source=source)
+    return True
+
+
+async def close_trade_before_expiry(app, order: dict) -> bool:
+    """`order_expiring` hook: close the Alipay trade first; False keeps the order open (paid, or gateway down)."""
+    if order["pay_method"] != PAY_ALIPAY or order.get("pay_started_at") is None:
+        return True
+    client = get_client(app)
+    answer = await client.close(order["order_id"])
+    if answer.get("code") == alipay.SUCCESS or answer.get("sub_code") == alipay.TRADE_NOT_EXIST:
+        return True
+    # Paid or already closed at Alipay: ask which.
+    answer = await client.query(order["order_id"])
+    if alipay.is_paid(answer):
+        await record_if_paid(app.db, app.redis, answer, source="watcher")
+        return False
+    return answer.get("trade_status") == "TRADE_CLOSED" or answer.get("sub_code") == alipay.TRADE_NOT_EXIST
+
+
+def get_client(app) -> alipay.AlipayClient:
+    """The process's Alipay client, built on first use from the app's settings."""
+    client = getattr(app, "_alipay_client", None)
+    if client is None:
+        client = alipay.AlipayClient(app.cfg.alipay, app.cfg.web.base_url)
+        app._alipay_client = client
+    return client

@@ -1,0 +1,93 @@
+"""The payment watcher: a background coroutine in every process that asks Alipay about orders being paid.
+
+It is the safety net for lost notifies. Orders in 待支付 whose payment was started are queried with a backoff that
+grows with their age, until they expire. A Redis lease (`SET lease:pay:<order_id> NX PX <delay>`) held for the
+backoff delay makes exactly one process query a given order in each window, however many processes run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import secrets
+
+import aiomysql
+import redis.asyncio as aioredis
+
+from fresh import db, metrics
+from fresh.orders.status import PAY_ALIPAY, OrderStatus
+from fresh.payments import alipay
+from fresh.payments.pay import get_client, record_if_paid
+
+log = logging.getLogger("fresh.payments.watcher")
+QUERIES = metrics.Counter("fresh_watcher_queries_total", "trade.query calls made by the watcher, by outcome.")
+BATCH = 500
+# Keep asking a little past the deadline: a payment made in the last second may need one more query.
+GRACE_SECONDS = 120
+
+
+def lease_key(order_id: str) -> str:
+    return f"lease:pay:{order_id}"
+
+
+def backoff(age_seconds: float, interval: float, max_backoff: float) -> float:
+    """Seconds until the next query: `interval` at first, a quarter of the order's age later, capped."""
+    return max(interval, min(max_backoff, age_seconds / 4))
+
+
+async def orders_being_paid(pool: aiomysql.Pool, *, limit: int = BATCH) -> list[dict]:
+    return await db.fetchall(
+        pool,
+        "SELECT order_id, TIMESTAMPDIFF(MICROSECOND, pay_started_at, UTC_TIMESTAMP(6)) / 1e6 AS age"
+        " FROM order_info WHERE order_status=%s AND pay_started_at IS NOT NULL AND pay_method=%s"
+        " AND expires_at > UTC_TIMESTAMP(6) - INTERVAL %s SECOND ORDER BY pay_started_at LIMIT %s",
+        (int(OrderStatus.UNPAID), PAY_ALIPAY, GRACE_SECONDS, limit),
+    )
+
+
+async def take_lease(redis: aioredis.Redis, order_id: str, seconds: float) -> bool:
+    return bool(await redis.set(lease_key(order_id), secrets.token_hex(8), nx=True, px=max(1, int(seconds * 1000))))
+
+
+async def check_order(app, order_id: str) -> None:
+    try:
+        answer = await get_client(app).query(order_id)
+    except alipay.AlipayError as exc:
+        QUERIES.inc(outcome="error")
+        log.warning("trade.query for %s failed: %s", order_id, exc)
+        return
+    paid = await record_if_paid(app.db, app.redis, answer, source="watcher")
+    QUERIES.inc(outcome="paid" if paid else "waiting")
+
+
+async def watch_once(app, *, concurrency: int = 20) -> list[str]:
+    """One sweep: query each order whose lease this process won; return the ids it queried."""
+    cfg = app.cfg.alipay
+    mine = []
+    for row in await orders_being_paid(app.db):
+        if await take_lease(app.redis, row["order_id"], backoff(float(row["age"] or 0), cfg.watch_interval,
+                                                               cfg.watch_max_backoff)):
+            mine.append(row["order_id"])
+    semaphore = asyncio.Semaphore(concurrency)
+
+    async def bounded(order_id: str) -> None:
+        async with semaphore:
+            await check_order(app, order_id)
+
+    await asyncio.gather(*(bounded(o) for o in mine))
+    return mine
+
+
+async def watch_payments(app) -> None:
+    """BACKGROUND task: sweep every `alipay.watch_interval` seconds until cancelled."""
+    interval = max(0.2, float(app.cfg.alipay.watch_interval))
+    await asyncio.sleep(random.uniform(0, interval))
+    while True:
+        try:
+            await watch_once(app)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.warning("payment watcher sweep failed", exc_info=True)
+        await asyncio.sleep(interval * random.uniform(0.8, 1.2))
