@@ -21,7 +21,6 @@ from fresh.web import make_app
 from tests.conftest import make_settings
 from tests.helpers import Client, count
 from tests.orders.conftest import catalog, make_buyer  # noqa: F401  (fixtures)
-from tests.payments.conftest import alipay_settings
 
 
 async def start_shop(pool, redis, tmp_path, keys_dir, sandbox, **sections):
