@@ -32,7 +32,7 @@ run: $(VENV)/.run-deps services
 	$(BIN)/python -m fresh migrate
 	$(BIN)/python -m fresh keys
 	$(BIN)/python -m fresh seed --demo
-	$(BIN)/python app.py
+	$(BIN)/python app.py --with-sandbox
 
 ## Run the whole test suite against its own database (dailyfresh_test) and Redis database (15).
 test: $(VENV)/.dev-deps services test-deps

@@ -405,7 +405,7 @@ class GatewayHandler(SandboxHandler):
         trade = app.trades.get(out_trade_no)
         if trade is None:
             if time_expire is not None and now_beijing() >= time_expire:
-                return self.page("交易已关闭", "该笔订单已超过支付期限，交易已关闭。")
+                return self.page("交易已关闭", f"订单 {out_trade_no} 已超过支付期限，交易已关闭。")
             trade = Trade(out_trade_no=out_trade_no, trade_no=app.new_trade_no(), total_amount=amount,
                           subject=subject, body=str(biz.get("body", "")), notify_url=params.get("notify_url", ""),
                           return_url=params.get("return_url", ""), time_expire=time_expire,
@@ -548,7 +548,7 @@ body{margin:0;font:14px/1.6 "PingFang SC","Microsoft YaHei","Noto Sans CJK SC",s
  background:#f2f4f7}
 .bar{background:#1677ff;color:#fff;padding:0 24px;height:56px;display:flex;align-items:center;gap:12px}
 .bar .logo{width:32px;height:32px}
-.bar h1{font-size:18px;font-weight:600;margin:0}
+.bar h1{font-size:18px;font-weight:600;margin:0;white-space:nowrap}
 .bar .tag{margin-left:auto;font-size:12px;background:rgba(255,255,255,.18);padding:2px 10px;border-radius:10px}
 .card{max-width:560px;margin:40px auto;background:#fff;border-radius:10px;box-shadow:0 2px 12px rgba(0,0,0,.08);
  overflow:hidden}
@@ -566,7 +566,8 @@ body{margin:0;font:14px/1.6 "PingFang SC","Microsoft YaHei","Noto Sans CJK SC",s
 .actions form{flex:1;display:flex}
 .msg{padding:32px;text-align:center}.msg h2{margin:0 0 8px;font-size:20px}.msg p{color:#666;margin:0 0 16px}
 .note{text-align:center;color:#999;font-size:12px;margin-bottom:32px}
-@media (max-width:600px){.card{margin:16px}.card dl{padding:16px 20px}.card .actions{padding:8px 20px 24px}}
+@media (max-width:600px){.bar{padding:0 16px}.bar .tag{display:none}
+ .card{margin:16px}.card dl{padding:16px 20px}.card .actions{padding:8px 20px 24px}}
 """
 
 LOGO = """<svg class="logo" viewBox="0 0 32 32" aria-hidden="true"><rect width="32" height="32" rx="8" fill="#fff"/>
@@ -576,7 +577,7 @@ LOGO = """<svg class="logo" viewBox="0 0 32 32" aria-hidden="true"><rect width="
 HEADER = """<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>{{ title }} - 支付宝沙箱</title>
 <style>{% raw css %}</style></head><body>
-<div class="bar">""" + LOGO + """<h1>支付宝 · 收银台</h1><span class="tag">本地沙箱 · 不产生真实扣款</span></div>"""
+<div class="bar">""" + LOGO + """<h1>支付宝沙箱 · 收银台</h1><span class="tag">本地沙箱 · 不产生真实扣款</span></div>"""
 
 CASHIER_PAGE = Template(HEADER.replace("{{ title }}", "收银台") + """
 <div class="card">

@@ -233,6 +233,9 @@ async def test_cashier_confirm_needs_the_page_token(alipay, receiver, buyer, san
     forged = await buyer.confirm(page, token="guessed")
     assert forged.code == 403
     assert (await alipay.query("202601010000001"))["trade_status"] == "WAIT_BUYER_PAY"
+    cancel = await buyer.open(f"http://127.0.0.1:{sandbox.port}/cashier/202601010000001/cancel")
+    assert cancel.code == 200 and "已取消付款" in cancel.body.decode()
+    assert (await alipay.query("202601010000001"))["trade_status"] == "WAIT_BUYER_PAY"
     await sandbox.wait_idle()
     assert receiver.notifies == []
 
