@@ -1,0 +1,56 @@
+"""Catalog test data: small categories built straight in MariaDB (fast), or the real demo seed."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from fresh import db
+
+
+class CatalogFactory:
+    """Insert categories, SPUs and SKUs with explicit values; ids come back for the assertions."""
+
+    def __init__(self, pool):
+        self.pool = pool
+        self.spus: dict[int, int] = {}
+
+    async def category(self, name: str = "新鲜水果", logo: str = "fruit") -> int:
+        async with db.cursor(self.pool) as cur:
+            await cur.execute("INSERT INTO goods_types (name, logo, image) VALUES (%s, %s, '')", (name, logo))
+            return cur.lastrowid
+
+    async def spu(self, name: str = "草莓", detail: str = "<p>好吃</p>") -> int:
+        async with db.cursor(self.pool) as cur:
+            await cur.execute("INSERT INTO goods (name, detail) VALUES (%s, %s)", (name, detail))
+            return cur.lastrowid
+
+    async def sku(self, type_id: int, *, name: str = "草莓", desc: str = "", price: str = "10.00", sales: int = 0,
+                  stock: int = 100, status: int = 1, goods_id: int | None = None, unite: str = "500g") -> int:
+        if goods_id is None:
+            goods_id = self.spus.get(type_id) or await self.spu()
+            self.spus[type_id] = goods_id
+        async with db.cursor(self.pool) as cur:
+            await cur.execute(
+                "INSERT INTO goods_sku (type_id, goods_id, name, `desc`, price, unite, image, stock, sales, status)"
+                " VALUES (%s, %s, %s, %s, %s, %s, '', %s, %s, %s)",
+                (type_id, goods_id, name, desc, Decimal(price), unite, stock, sales, status))
+            return cur.lastrowid
+
+    async def floor(self, type_id: int, sku_id: int, *, display_type: int = 1, index: int = 0) -> None:
+        await db.execute(self.pool, "INSERT INTO index_type_goods (type_id, sku_id, display_type, `index`)"
+                         " VALUES (%s, %s, %s, %s)", (type_id, sku_id, display_type, index))
+
+
+@pytest.fixture
+def catalog(pool) -> CatalogFactory:
+    return CatalogFactory(pool)
+
+
+@pytest.fixture
+async def demo(pool, redis, settings):
+    """The real demo catalog (pictures are drawn once per session into the test var dir)."""
+    from fresh.catalog.seed import seed_catalog
+
+    await seed_catalog(pool, redis, settings, demo=True)
