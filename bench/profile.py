@@ -41,26 +41,20 @@ def summarise(raw: Path, top: int = 15) -> dict:
     return {"samples": total, "self": share(leaf), "inclusive": share(inclusive)}
 
 
-def profile_http(run, result: Result) -> dict:
-    """Record the shop with py-spy while wrk replays `result`'s requests; return the summary."""
+def profile_during(run, label: str, load, *, seconds: float | None = None) -> dict:
+    """Record the shop with py-spy while `load()` (blocking) drives it; return the summary."""
     spy = shutil.which("py-spy") or str(Path(PYTHON).parent / "py-spy")
-    if not Path(spy).exists():
-        progress("profile: py-spy not installed (pip install py-spy); skipped")
+    if not Path(spy).exists() or run.shop is None:
+        progress("profile: py-spy not installed (pip install py-spy) or no local shop; skipped")
         return {}
-    requests_file = Path(result.extra["requests_file"])
-    out = OUT / "profile.txt"
-    seconds = max(2, round(run.opts.seconds))
-    progress(f"profiling {result.scenario} with py-spy for {seconds} s")
-    argv = [spy, "record", "--nonblocking", "-r", "250", "-d", str(seconds + 1), "-p", str(run.shop.pid),
+    seconds = seconds or max(2, round(run.opts.seconds))
+    out = OUT / f"profile-{re.sub(r'[^a-z0-9]+', '-', label.lower()).strip('-')[:40]}.txt"
+    progress(f"profiling {label} with py-spy for {seconds} s")
+    argv = [spy, "record", "--nonblocking", "-r", "250", "-d", str(seconds), "-p", str(run.shop.pid),
             "-f", "raw", "-o", str(out)]
     spy_proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     loaded: dict = {}
-
-    def load() -> None:
-        loaded["result"] = run_wrk(result.scenario, result.extra["base_url"], requests_file, run.opts,
-                                   seconds=seconds)
-
-    thread = threading.Thread(target=load)
+    thread = threading.Thread(target=lambda: loaded.update(result=load()))
     thread.start()
     thread.join()
     try:
@@ -72,8 +66,17 @@ def profile_http(run, result: Result) -> dict:
         progress(f"profile: py-spy wrote nothing ({err.strip()[-200:]})")
         return {}
     summary = summarise(out)
-    summary["scenario"] = result.scenario
-    summary["rps_while_profiled"] = loaded["result"].rps if "result" in loaded else None
+    result = loaded.get("result")
+    summary.update(scenario=label, rate_while_profiled=getattr(result, "rps", None),
+                   unit=getattr(result, "unit", ""), raw=str(out.relative_to(OUT.parent.parent)))
     progress(f"profile: {summary['samples']} samples; top self: "
              + ", ".join(f"{name} {share:.0%}" for name, share in summary["self"][:3]))
     return summary
+
+
+def profile_http(run, result: Result) -> dict:
+    """py-spy while wrk replays `result`'s requests."""
+    seconds = max(2, round(run.opts.seconds))
+    return profile_during(run, result.scenario, lambda: run_wrk(
+        result.scenario, result.extra["base_url"], Path(result.extra["requests_file"]), run.opts, seconds=seconds),
+        seconds=seconds)

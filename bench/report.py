@@ -76,21 +76,25 @@ def write(path: Path, *, info: dict, results: list[Result], ceilings: dict, note
             lines.append(f"- **{r.scenario}**: {r.extra['details']}")
         lines.append("")
     if profile:
-        lines += [
-            "## Profile of the slowest path",
-            "",
-            f"py-spy (`record --nonblocking -r 250`) on the shop process while wrk replayed **{profile['scenario']}**"
-            f" ({profile['samples']:,} samples; {_num(profile.get('rps_while_profiled'))} req/s while sampled).",
-            "",
-            "| self time (leaf function) | share |",
-            "|---|---:|",
-            *(f"| `{name}` | {share:.1%} |" for name, share in profile["self"][:12]),
-            "",
-            "| inclusive time | share |",
-            "|---|---:|",
-            *(f"| `{name}` | {share:.1%} |" for name, share in profile["inclusive"][:15]),
-            "",
-        ]
+        lines += ["## Profiles", "",
+                  "py-spy (`record --nonblocking -r 250`, CPU samples only) on the shop process while the scenario ran"
+                  " again; shares of the process's samples, functions from this repository and the libraries.", ""]
+        for summary in profile.values():
+            lines += [
+                f"### {summary['scenario']}",
+                "",
+                f"{summary['samples']:,} samples; {_num(summary.get('rate_while_profiled'))} {summary.get('unit', '')}"
+                f" while sampled; raw stacks in `{summary.get('raw', '')}`.",
+                "",
+                "| self time (leaf function) | share |",
+                "|---|---:|",
+                *(f"| `{name}` | {share:.1%} |" for name, share in summary["self"][:10]),
+                "",
+                "| inclusive time | share |",
+                "|---|---:|",
+                *(f"| `{name}` | {share:.1%} |" for name, share in summary["inclusive"][:14]),
+                "",
+            ]
     if analysis:
         lines += [analysis.rstrip(), ""]
     if notes:

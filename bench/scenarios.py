@@ -63,6 +63,7 @@ class Run:
     notes: list[str] = field(default_factory=list)
     profile: dict = field(default_factory=dict)
     sessions: list[Shopper] = field(default_factory=list)
+    paid: set = field(default_factory=set)
 
     # --- plumbing ------------------------------------------------------------------------------------------
 
@@ -213,10 +214,26 @@ class Run:
                                      "p99 < 50 ms"))
 
     def profile_slowest(self) -> None:
-        """py-spy on the shop during the HTTP scenario furthest below its ceiling."""
-        candidates = [r for r in self.results if r.available and r.ratio is not None and r.unit == "req/s"
-                      and "order" not in r.scenario]
-        if not candidates or self.opts.base_url:
+        """py-spy on the shop during the slowest HTTP path, the hot-SKU commit and the notify path."""
+        if self.opts.base_url:
             return
-        worst = min(candidates, key=lambda r: r.ratio)
-        self.profile = profile.profile_http(self, worst)
+        profiles = {}
+        candidates = [r for r in self.results if r.available and r.ratio is not None and r.extra.get("requests_file")]
+        if candidates:
+            worst = min(candidates, key=lambda r: r.ratio)
+            profiles["http"] = profile.profile_http(self, worst)
+        if self.opts.wants("orders") and route_exists("/order/commit"):
+            from bench import orders
+
+            self.use_shop("atomic")
+            profiles["orders"] = profile.profile_during(self, "POST /order/commit atomic, hot SKU", lambda: asyncio.run(
+                orders.commit_scenario(self, strategy="atomic", kind="hot")))
+        if self.opts.wants("notify") and route_exists("/order/notify/alipay"):
+            from bench import ws
+
+            self.use_shop("atomic")
+            seconds = max(3, round(self.opts.seconds))
+            asyncio.run(ws._orders(self, min(self.opts.payments, 300)))  # committed before sampling starts
+            profiles["notify"] = profile.profile_during(self, "notify → browser", lambda: asyncio.run(
+                ws.notify_scenario(self, count=min(self.opts.payments, 300))), seconds=seconds)
+        self.profile = {k: v for k, v in profiles.items() if v}
