@@ -81,6 +81,20 @@ def format_amount(amount: Decimal | str) -> str:
     return f"{value:.2f}"
 
 
+def form_from_arguments(arguments: dict[str, list[bytes]]) -> dict[str, str]:
+    """Decode a Tornado `request.body_arguments` / `query_arguments` dict for verify_notify/verify_return.
+
+    Use this rather than `get_argument`, which strips whitespace and control characters: the signature covers the
+    exact values, so a changed value fails verification. A repeated name or a non-UTF-8 value raises ValueError.
+    """
+    form = {}
+    for name, values in arguments.items():
+        if len(values) != 1:
+            raise ValueError(f"parameter {name!r} given {len(values)} times")
+        form[name] = values[0].decode("utf-8")
+    return form
+
+
 def is_paid(response: dict) -> bool:
     """Whether a verified query answer (or notify) says the trade is paid."""
     return response.get("trade_status") in PAID_STATUSES

@@ -18,6 +18,7 @@ import hmac
 import json
 import logging
 import secrets
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -155,7 +156,7 @@ class SandboxApp(tornado.web.Application):
         self.notify_schedule = parse_schedule(cfg.notify_schedule)
         self.notify_timeout = NOTIFY_TIMEOUT
         # One entry per delivery attempt: {out_trade_no, trade_status, notify_id, attempt, code, body, ok}.
-        self.notify_log: list[dict] = []
+        self.notify_log: deque[dict] = deque(maxlen=10000)
         self._tasks: set[asyncio.Task] = set()
         self._seq = 0
 

@@ -15,7 +15,7 @@ from tornado.httpserver import HTTPServer
 from tornado.testing import bind_unused_port
 
 from fresh.keys import ensure_dev_keys
-from fresh.payments.alipay import AlipayClient
+from fresh.payments.alipay import AlipayClient, form_from_arguments
 from fresh.payments.sandbox import make_sandbox_app
 from fresh.settings import AlipaySettings, SandboxSettings
 
@@ -70,7 +70,7 @@ def alipay(keys_dir, sandbox) -> AlipayClient:
 class NotifyHandler(tornado.web.RequestHandler):
     def post(self) -> None:
         rec = self.application.receiver
-        form = {k: v[-1].decode("utf-8") for k, v in self.request.body_arguments.items()}
+        form = form_from_arguments(self.request.body_arguments)
         rec.notifies.append({"form": form, "content_type": self.request.headers.get("Content-Type", "")})
         self.write(rec.answers.popleft() if rec.answers else "success")
 

@@ -85,7 +85,8 @@ async def test_query_before_open_after_open_after_confirm(alipay, receiver, buye
 
 async def test_confirm_notifies_signed_and_redirects_signed(alipay, receiver, buyer, sandbox):
     no = "202601010000003"
-    page = await buyer.open(pay_url(alipay, receiver, no, "88.80"))
+    subject = " 鲜橙 {2件} 1/2kg "  # edge spaces, braces, slash: all must survive into the signed notify
+    page = await buyer.open(pay_url(alipay, receiver, no, "88.80", subject=subject))
     done = await buyer.confirm(page)
     assert done.code == 302
     (delivery,) = await receiver.wait_for(1)
@@ -96,7 +97,7 @@ async def test_confirm_notifies_signed_and_redirects_signed(alipay, receiver, bu
     assert form["notify_type"] == "trade_status_sync" and form["trade_status"] == "TRADE_SUCCESS"
     assert form["app_id"] == alipay.app_id and form["seller_id"] == alipay.seller_id
     assert form["out_trade_no"] == no and Decimal(form["total_amount"]) == Decimal("88.80")
-    assert form["subject"] == "天天生鲜-订单" + no
+    assert form["subject"] == subject
 
     location = done.headers["Location"]
     assert location.startswith(receiver.return_url + "&")
@@ -339,6 +340,14 @@ def test_extract_signed_response_is_string_aware():
                 '{"alipay_trade_query_response":{},"alipay_trade_query_response":{}}'):
         with pytest.raises(AlipayProtocolError):
             extract_signed_response(bad, "alipay_trade_query_response")
+
+
+def test_form_from_arguments_keeps_exact_values():
+    form = alipay_mod.form_from_arguments({"subject": [" 草莓 ".encode()], "a": [b""]})
+    assert form == {"subject": " 草莓 ", "a": ""}
+    for bad in ({"a": [b"1", b"2"]}, {"a": [b"\xff"]}):
+        with pytest.raises(ValueError):
+            alipay_mod.form_from_arguments(bad)
 
 
 def test_format_amount():
