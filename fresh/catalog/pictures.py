@@ -292,13 +292,16 @@ def quail_eggs(d, cx, cy, r):
 
 
 def chicken(d, cx, cy, r):
-    _oval(d, cx, cy + r * 0.1, r * 0.75, r * 0.5, "#ffca28")
-    _oval(d, cx - r * 0.2, cy - r * 0.05, r * 0.35, r * 0.2, "#ffe082")
+    d.ellipse((cx - r * 0.95, cy + r * 0.35, cx + r * 0.95, cy + r * 0.8), fill="#eeeeee", outline="#dddddd", width=2)
+    _oval(d, cx, cy + r * 0.15, r * 0.72, r * 0.45, "#e0913a")
+    _oval(d, cx - r * 0.15, cy + r * 0.02, r * 0.4, r * 0.2, "#f0b45c")
     for side in (-1, 1):
-        d.line([(cx + side * r * 0.4, cy + r * 0.45), (cx + side * r * 0.75, cy + r * 0.8)], fill="#ffb300",
-               width=int(r * 0.18))
-        _oval(d, cx + side * r * 0.8, cy + r * 0.85, r * 0.1, r * 0.1, "#fff8e1")
-    d.ellipse((cx - r * 0.9, cy + r * 0.55, cx + r * 0.9, cy + r * 0.75), fill="#eeeeee")
+        _oval(d, cx + side * r * 0.45, cy - r * 0.2, r * 0.22, r * 0.3, "#d9822b")
+        d.line([(cx + side * r * 0.5, cy - r * 0.4), (cx + side * r * 0.62, cy - r * 0.72)], fill="#fff8e1",
+               width=int(r * 0.09))
+        _oval(d, cx + side * r * 0.58, cy - r * 0.75, r * 0.06, r * 0.06, "#fff8e1")
+        _oval(d, cx + side * r * 0.7, cy - r * 0.72, r * 0.06, r * 0.06, "#fff8e1")
+    _leaf(d, cx + r * 0.75, cy + r * 0.45, r * 0.3, -20, "#66bb6a")
 
 
 def wings(d, cx, cy, r):
