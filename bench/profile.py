@@ -78,5 +78,5 @@ def profile_http(run, result: Result) -> dict:
     """py-spy while wrk replays `result`'s requests."""
     seconds = max(2, round(run.opts.seconds))
     return profile_during(run, result.scenario, lambda: run_wrk(
-        result.scenario, result.extra["base_url"], Path(result.extra["requests_file"]), run.opts, seconds=seconds),
+        result.scenario, run.base_url, Path(result.extra["requests_file"]), run.opts, seconds=seconds),
         seconds=seconds)

@@ -117,6 +117,17 @@ class Run:
     # --- the run -------------------------------------------------------------------------------------------
 
     def all(self) -> None:
+        self.notes += [
+            "Shoppers' passwords are hashed with cheap argon2 parameters in the bench only (logging in is not"
+            " measured); every other setting is the development default, one shop process, access log on.",
+            "wrk replays prepared requests (bench/wrk/requests.lua): logged-in POSTs carry the signed `sid` cookie"
+            " of a real login and a hex `_xsrf` cookie equal to the form field, as a browser does.",
+            "Order commits: each buyer's cart gets one unit through the cart's domain function before every"
+            " commit; only the commit request is timed. Deadlock retries are read from /metrics when the orders"
+            " code exports a counter, else counted from its 'retrying once' log lines.",
+            "Oversell is checked in MariaDB after each scenario: stock+sales unchanged per SKU, sales delta equal to"
+            " the order_goods delta, and nothing sold beyond the stock.",
+        ]
         self.use_shop("atomic")
         if self.opts.wants("catalog") or self.opts.wants("cart"):
             self.http_scenarios()
