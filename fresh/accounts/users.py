@@ -104,6 +104,15 @@ async def get_user(pool: aiomysql.Pool, user_id: int) -> dict | None:
     )
 
 
+async def get_usernames(pool: aiomysql.Pool, user_ids) -> dict[int, str]:
+    """Usernames by id; unknown ids are absent."""
+    ids = sorted({int(i) for i in user_ids})
+    if not ids:
+        return {}
+    rows = await db.fetchall(pool, f"SELECT id, username FROM users WHERE id IN ({','.join(['%s'] * len(ids))})", ids)
+    return {row["id"]: row["username"] for row in rows}
+
+
 async def get_user_by_name(pool: aiomysql.Pool, username: str) -> dict | None:
     return await db.fetchone(
         pool, "SELECT id, username, email, password_hash, is_active, is_staff FROM users WHERE username=%s",

@@ -1,7 +1,7 @@
 """SKU lookups: the ones other domains use (cart, orders) and the catalog pages' queries.
 
 Only SKUs on sale count as existing for shoppers. Every query of the detail and list pages runs on an index
-(0001: (type_id, status, id|price|sales) and goods_id; order_goods.sku_id for comments).
+(0001: (type_id, status, id|price|sales) and goods_id).
 """
 
 from __future__ import annotations
@@ -140,9 +140,6 @@ DETAIL_SQL = (f"SELECT {SKU_COLUMNS}, g.name AS spu_name, g.detail, t.name AS ty
               " JOIN goods g ON g.id=s.goods_id JOIN goods_types t ON t.id=s.type_id WHERE s.id=%s AND s.status=1")
 SIBLINGS_SQL = ("SELECT s.id, s.name, s.price, s.unite FROM goods_sku s WHERE s.goods_id=%s AND s.status=1"
                 " AND s.id<>%s ORDER BY s.id")
-COMMENTS_SQL = ("SELECT og.comment, og.created_at, u.username FROM order_goods og"
-                " JOIN order_info o ON o.order_id=og.order_id JOIN users u ON u.id=o.user_id"
-                " WHERE og.sku_id=%s AND og.comment<>'' ORDER BY og.id DESC LIMIT 20")
 
 
 def list_sql(sort: str) -> str:
@@ -195,6 +192,4 @@ async def get_detail(pool: aiomysql.Pool, sku_id: int) -> dict:
         sku["detail"] = clean_detail(sku["detail"])
         await cur.execute(SIBLINGS_SQL, (sku["goods_id"], sku_id))
         sku["siblings"] = list(await cur.fetchall())
-        await cur.execute(COMMENTS_SQL, (sku_id,))
-        sku["comments"] = list(await cur.fetchall())
     return sku

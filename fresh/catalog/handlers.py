@@ -26,6 +26,10 @@ class DetailHandler(CatalogHandler):
     async def get(self, sku_id: str) -> None:
         sku = await goods.get_detail(self.db, _int_path(sku_id))
         new = await goods.new_skus(self.db, type_id=sku["type_id"])
+        # Comments live with orders, which come after the catalog: they reach this page through a hook.
+        sku["comments"] = []
+        for hook in self.application.hook("sku_comments"):
+            sku["comments"] += await hook(self.application, sku["id"])
         if self.current_user:
             await history.record_view(self.redis, user_id=self.user_id, sku_id=sku["id"],
                                       size=self.cfg.catalog.history_size)

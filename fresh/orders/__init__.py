@@ -27,11 +27,9 @@ async def _sku_comments_hook(app, sku_id: int) -> list[dict]:
     from fresh.accounts import users
 
     rows = await sku_comments(app.db, sku_id)
-    names = {}
-    for user_id in {r["user_id"] for r in rows}:
-        user = await users.get_user(app.db, user_id)
-        names[user_id] = user["username"] if user else "匿名"
-    return [{"username": names[r["user_id"]], "comment": r["comment"], "created_at": r["created_at"]} for r in rows]
+    names = await users.get_usernames(app.db, {r["user_id"] for r in rows})
+    return [{"username": names.get(r["user_id"], "匿名"), "comment": r["comment"], "created_at": r["created_at"]}
+            for r in rows]
 
 
 HOOKS = {"sku_comments": _sku_comments_hook}

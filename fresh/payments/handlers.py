@@ -67,7 +67,10 @@ class NotifyHandler(BaseHandler):
         pass
 
     async def post(self) -> None:
-        form = {k: self.get_body_argument(k) for k in self.request.body_arguments}
+        try:
+            form = alipay.form_from_arguments(self.request.body_arguments)
+        except ValueError:
+            return self.fail(400, "repeated or undecodable parameters")
         client = get_client(self.application)
         if not client.verify_notify(form):
             return self.fail(400, "bad signature")
@@ -106,8 +109,11 @@ class ReturnHandler(BaseHandler):
     """Where the buyer's browser lands after paying: verify the signed return, show the order's live status."""
 
     async def get(self) -> None:
-        params = {k: self.get_query_argument(k) for k in self.request.query_arguments}
-        if not get_client(self.application).verify_return(params):
+        try:
+            params = alipay.form_from_arguments(self.request.query_arguments)
+        except ValueError:
+            params = {}
+        if not params or not get_client(self.application).verify_return(params):
             raise BadRequest("支付结果校验失败")
         order = None
         if self.current_user:

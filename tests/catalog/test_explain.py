@@ -16,7 +16,6 @@ from fresh.catalog import goods
     (goods.NEW_SQL, (1, 2)),
     (goods.DETAIL_SQL, (1,)),
     (goods.SIBLINGS_SQL, (1, 1)),
-    (goods.COMMENTS_SQL, (1,)),
 ])
 async def test_catalog_queries_use_indexes(demo, pool, sql, args):
     plan = await db.fetchall(pool, "EXPLAIN " + sql, args)
