@@ -37,6 +37,10 @@ def summarise(raw: Path, top: int = 15) -> dict:
             leaf[frames[-1]] += n
         for f in set(frames):
             inclusive[f] += n
+    # The event loop's own frames are in every stack: they say nothing about where a request's time goes.
+    for name in [n for n in inclusive if n.startswith("<module>") or "asyncio/" in n or "selectors.py" in n]:
+        if inclusive[name] >= 0.9 * total:
+            del inclusive[name]
     share = (lambda c: [(name, n / total) for name, n in c.most_common(top)]) if total else (lambda c: [])
     return {"samples": total, "self": share(leaf), "inclusive": share(inclusive)}
 
@@ -50,7 +54,7 @@ def profile_during(run, label: str, load, *, seconds: float | None = None) -> di
     seconds = seconds or max(2, round(run.opts.seconds))
     out = OUT / f"profile-{re.sub(r'[^a-z0-9]+', '-', label.lower()).strip('-')[:40]}.txt"
     progress(f"profiling {label} with py-spy for {seconds} s")
-    argv = [spy, "record", "--nonblocking", "-r", "250", "-d", str(seconds), "-p", str(run.shop.pid),
+    argv = [spy, "record", "-r", "100", "-d", str(seconds), "-p", str(run.shop.pid),
             "-f", "raw", "-o", str(out)]
     spy_proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     loaded: dict = {}

@@ -77,8 +77,8 @@ def write(path: Path, *, info: dict, results: list[Result], ceilings: dict, note
         lines.append("")
     if profile:
         lines += ["## Profiles", "",
-                  "py-spy (`record --nonblocking -r 250`, CPU samples only) on the shop process while the scenario ran"
-                  " again; shares of the process's samples, functions from this repository and the libraries.", ""]
+                  "py-spy (`record -r 100`, CPU samples only, stacks read with the process paused so they are whole)"
+                  " on the shop process while the scenario ran again; shares of the process's samples.", ""]
         for summary in profile.values():
             lines += [
                 f"### {summary['scenario']}",
@@ -95,6 +95,9 @@ def write(path: Path, *, info: dict, results: list[Result], ceilings: dict, note
                 *(f"| `{name}` | {share:.1%} |" for name, share in summary["inclusive"][:14]),
                 "",
             ]
+    findings = Path(__file__).with_name("findings.md")
+    if not analysis and findings.is_file():
+        analysis = findings.read_text()
     if analysis:
         lines += [analysis.rstrip(), ""]
     if notes:
