@@ -5,6 +5,7 @@ Everything runs against the real MariaDB and Redis; a missing service fails the 
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import pytest
@@ -13,6 +14,8 @@ from tornado.httpserver import HTTPServer
 from tornado.testing import bind_unused_port
 
 from fresh import db, migrate
+from fresh.keys import ensure_dev_keys
+from fresh.payments.sandbox import make_sandbox_app
 from fresh.redis_client import create_redis
 from fresh.settings import load_settings
 from fresh.web import make_app
@@ -50,8 +53,49 @@ def app_socket():
 
 
 @pytest.fixture(scope="session")
-def settings(tmp_path_factory, app_socket):
-    return make_settings(tmp_path_factory.mktemp("var"), app_socket[1])
+def gateway_socket():
+    sock, port = bind_unused_port()
+    yield sock, port
+    sock.close()
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory, app_socket, gateway_socket):
+    """The shop's test settings: its own var dir with dev keys, Alipay pointed at the session's sandbox."""
+    var = tmp_path_factory.mktemp("var")
+    keys = var / "keys"
+    ensure_dev_keys(keys)
+    gateway_port = gateway_socket[1]
+    return make_settings(
+        var, app_socket[1],
+        alipay={"gateway": f"http://127.0.0.1:{gateway_port}/gateway.do", "timeout": 5.0, "watch_interval": 0.5,
+                "app_private_key": str(keys / "app_private.pem"),
+                "alipay_public_key": str(keys / "sandbox_public.pem")},
+        sandbox={"port": gateway_port, "public_url": f"http://127.0.0.1:{gateway_port}",
+                 "private_key": str(keys / "sandbox_private.pem"), "app_public_key": str(keys / "app_public.pem"),
+                 "notify_schedule": "0.2,0.5,1,2"},
+    )
+
+
+@pytest.fixture(scope="session")
+async def session_gateway(settings, gateway_socket):
+    """The local Alipay sandbox the session's shop pays through (an outside party on its own port)."""
+    gateway = make_sandbox_app(settings.sandbox)
+    server = HTTPServer(gateway)
+    server.add_sockets([gateway_socket[0]])
+    yield gateway
+    gateway.cancel_notifies()
+    server.stop()
+    await server.close_all_connections()
+
+
+@pytest.fixture
+def gateway(session_gateway):
+    """The session sandbox with its test knobs reset for this test."""
+    session_gateway.drop_notifies = False
+    session_gateway.duplicate_notifies = False
+    session_gateway.notify_delay = 0.0
+    return session_gateway
 
 
 @pytest.fixture(scope="session")
@@ -99,6 +143,10 @@ async def app(settings, pool, redis, app_socket):
     server.add_sockets([app_socket[0]])
     yield application
     server.stop()
+    task = getattr(application, "_live_task", None)
+    if task is not None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
     await server.close_all_connections()
 
 

@@ -76,7 +76,7 @@
   document.querySelectorAll(".pay-btn").forEach(function (btn) {
     btn.addEventListener("click", function () {
       var orderId = btn.getAttribute("data-order-id");
-      var card = btn.closest("[data-order-id]");
+      var card = btn.closest(".order-card");
       // Opened now, inside the click, so the browser does not treat it as an unwanted pop-up.
       var cashier = window.open("", "_blank");
       btn.disabled = true;

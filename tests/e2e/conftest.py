@@ -45,10 +45,15 @@ class PageProblems:
         if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
             self.items.append(f"console: {msg.text}")
 
+    def _failed(self, request) -> None:
+        # ERR_ABORTED is the browser cancelling a request itself (a navigation, a closing tab), not a failure.
+        if "ERR_ABORTED" not in (request.failure or ""):
+            self.items.append(f"request failed: {request.url} {request.failure}")
+
     def watch(self, page) -> None:
         page.on("console", self._console)
         page.on("pageerror", lambda exc: self.items.append(f"page error: {exc}"))
-        page.on("requestfailed", lambda req: self.items.append(f"request failed: {req.url} {req.failure}"))
+        page.on("requestfailed", self._failed)
         page.on("response", self._response)
 
 
@@ -60,6 +65,8 @@ async def browser_context(browser, base_url):
     problems = PageProblems()
     context.on("page", problems.watch)
     yield context, problems
+    if problems.items:
+        print("browser problems:", *problems.items, sep="\n  ")
     await context.close()
     assert problems.items == [], problems.items
 
