@@ -114,8 +114,9 @@ async def transaction(pool: aiomysql.Pool) -> AsyncIterator[aiomysql.DictCursor]
 
 
 @contextlib.asynccontextmanager
-async def savepoint(cur: aiomysql.Cursor, name: str) -> AsyncIterator[None]:
-    """Run a block under a savepoint: released on success, rolled back to on any exception."""
+async def savepoint(cur: aiomysql.Cursor, name: str, *, release: bool = True) -> AsyncIterator[None]:
+    """Run a block under a savepoint: rolled back to on any exception; released on success unless `release` is
+    False (a COMMIT or ROLLBACK right after releases it anyway)."""
     if not _IDENT.match(name):
         raise ValueError(f"bad savepoint name {name!r}")
     await cur.execute(f"SAVEPOINT {name}")
@@ -127,7 +128,8 @@ async def savepoint(cur: aiomysql.Cursor, name: str) -> AsyncIterator[None]:
             await cur.execute(f"ROLLBACK TO SAVEPOINT {name}")
         raise
     else:
-        await cur.execute(f"RELEASE SAVEPOINT {name}")
+        if release:
+            await cur.execute(f"RELEASE SAVEPOINT {name}")
 
 
 async def fetchone(pool: aiomysql.Pool, sql: str, args=None) -> dict | None:
