@@ -81,19 +81,20 @@ class NotifyHandler(BaseHandler):
         order_id = form.get("out_trade_no", "")
         try:
             amount = Decimal(form.get("total_amount", ""))
-            order = await get_order(self.db, order_id)
+            if alipay.is_paid(form):
+                # mark_paid checks the order exists and the amount is its own, under the row lock.
+                await mark_paid(self.db, self.redis, order_id=order_id, trade_no=form.get("trade_no", ""),
+                                amount=amount, source="notify")
+            else:
+                order = await get_order(self.db, order_id)
+                if amount != order_amount(order):
+                    raise AmountMismatch()
         except InvalidOperation:
             return self.fail(400, "bad total_amount")
         except NotFound:
             return self.fail(404, "unknown out_trade_no")
-        if amount != order_amount(order):
+        except AmountMismatch:
             return self.fail(400, "total_amount differs from the order")
-        if alipay.is_paid(form):
-            try:
-                await mark_paid(self.db, self.redis, order_id=order_id, trade_no=form.get("trade_no", ""),
-                                amount=amount, source="notify")
-            except AmountMismatch:
-                return self.fail(400, "total_amount differs from the order")
         # Other states (WAIT_BUYER_PAY, TRADE_CLOSED) need nothing from us: acknowledge them.
         self.set_header("Content-Type", "text/plain; charset=utf-8")
         self.finish("success")

@@ -100,18 +100,18 @@ async def mark_paid(pool: aiomysql.Pool, redis: aioredis.Redis, *, order_id: str
             log.error("order %s paid twice: %s and %s", order_id, order["trade_no"], trade_no)
     PAYMENTS.inc(source=source, outcome="recorded" if recorded else "repeat")
     if recorded:
-        await publish(pool, redis, order_id)
+        # Published from what this transaction wrote: no second read on the way to the buyer's browser.
+        await publish_payload(redis, {**order, "order_status": int(OrderStatus.PAID), "trade_no": trade_no})
     return recorded
 
 
-async def publish(pool: aiomysql.Pool, redis: aioredis.Redis, order_id: str) -> None:
-    """Publish an order's current status to every process (after the change is committed)."""
-    order = await get_order(pool, order_id)
+async def publish_payload(redis: aioredis.Redis, order: dict) -> None:
+    """Publish an order's status to every process (after the change is committed)."""
     try:
-        await publish_status(redis, order_id, status_payload(order))
+        await publish_status(redis, order["order_id"], status_payload(order))
     except Exception:
         # The change is committed; sockets that missed it get the status on reconnect or from /order/check.
-        log.warning("could not publish the status of %s", order_id, exc_info=True)
+        log.warning("could not publish the status of %s", order["order_id"], exc_info=True)
 
 
 async def record_if_paid(pool: aiomysql.Pool, redis: aioredis.Redis, answer: dict, *, source: str) -> bool:
