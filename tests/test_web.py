@@ -61,3 +61,12 @@ def test_is_safe_next():
     assert is_safe_next("/cart")
     for bad in ("", "cart", "//x", "/\\x", "https://x/", "/\x00", "http:/x"):
         assert not is_safe_next(bad)
+
+
+async def test_metrics_are_prometheus_text(client):
+    await client.get("/healthz")
+    r = await client.get("/metrics")
+    assert r.code == 200 and r.headers["Content-Type"].startswith("text/plain")
+    assert "# TYPE fresh_http_requests_total counter" in r.text
+    assert 'fresh_http_requests_total{status="2xx"}' in r.text
+    assert "# TYPE fresh_order_retries_total counter" in r.text

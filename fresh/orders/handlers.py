@@ -44,7 +44,12 @@ class OrderCommitHandler(BaseHandler):
     async def post(self) -> None:
         form = place.clean_commit(addr_id=self.arg("addr_id"), pay_method=self.arg("pay_method"),
                                   sku_ids=self.get_arguments("sku_ids"), idem_key=self.arg("idem_key"))
-        order_id = await place.place_order(self.db, self.redis, self.cfg.orders, user_id=self.user_id, **form)
+        try:
+            order_id = await place.place_order(self.db, self.redis, self.cfg.orders, user_id=self.user_id, **form)
+        except DomainError as exc:
+            place.COMMITS.inc(res=str(int(exc.res)))
+            raise
+        place.COMMITS.inc(res=str(int(CommitRes.CREATED)))
         self.reply(CommitRes.CREATED, "创建成功", order_id=order_id)
 
 

@@ -16,7 +16,7 @@ import aiomysql
 import pymysql
 import redis.asyncio as aioredis
 
-from fresh import db
+from fresh import db, metrics
 from fresh.accounts import addresses
 from fresh.cart import cart
 from fresh.catalog import goods
@@ -25,6 +25,8 @@ from fresh.orders import status
 from fresh.settings import OrdersSettings
 
 log = logging.getLogger("fresh.orders")
+COMMITS = metrics.Counter("fresh_order_commits_total", "Order commits answered, by res code.")
+RETRIES = metrics.Counter("fresh_order_retries_total", "Order transactions started again, by reason.")
 
 MAX_SKUS = 50
 MAX_ID = 4294967295  # INT UNSIGNED
@@ -285,6 +287,7 @@ async def _commit_with_retries(pool, cfg: OrdersSettings, **kw) -> str:
         except _Gone as exc:
             raise no_such_sku(exc.sku_id) from None
         except _Contention:
+            RETRIES.inc(reason="optimistic")
             if time.monotonic() > deadline:
                 raise Conflict("下单人数过多，请重试", res=CommitRes.FAILED) from None
             # Start over later with every lock released, so the orders ahead can finish.
@@ -296,6 +299,7 @@ async def _commit_with_retries(pool, cfg: OrdersSettings, **kw) -> str:
             if db.is_retryable(exc):
                 if not retried_deadlock:
                     retried_deadlock = True
+                    RETRIES.inc(reason="deadlock")
                     log.info("order for user %s: %s, retrying once", kw["user_id"], exc)
                     continue
                 raise Conflict("下单失败，请重试", res=CommitRes.FAILED) from None
