@@ -90,12 +90,17 @@ class CatalogSettings:
     page_size: int = 12
     index_cache_ttl: int = 3600
     history_size: int = 5
+    # Seconds a process reuses a rendered detail page (stock and comments shown may be this old; catalog writes
+    # invalidate at once). 0 turns the cache off.
+    page_cache_ttl: float = 2.0
 
 
 @dataclass(frozen=True)
 class CartSettings:
     max_count: int = 999
     guest_ttl_days: int = 30
+    # Seconds a process reuses a SKU's stock for the add's advisory cap (orders check stock for real).
+    sku_cache_ttl: float = 2.0
 
 
 @dataclass(frozen=True)

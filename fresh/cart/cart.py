@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 
 from fresh.catalog import goods
+from fresh.catalog.cache import version_key
 from fresh.errors import BadRequest, Conflict, NotFound, NotLoggedIn
 from fresh.sessions import Session, session_key
 
@@ -27,6 +28,13 @@ class AddRes(IntEnum):
     NO_SKU = 3
     NO_STOCK = 4
     OK = 5
+
+
+STALE = 9  # the add script's answer when the cached stock it was given predates a catalog write
+
+
+class StaleStock(Exception):
+    """The stock passed to add_to_cart was read under an older catalog version: read it again."""
 
 
 class DeleteRes(IntEnum):
@@ -95,9 +103,13 @@ _TOUCH = """
 if tonumber(ARGV[#ARGV]) > 0 then redis.call('EXPIRE', KEYS[2], ARGV[#ARGV]) end
 """
 
-# KEYS: session, cart. ARGV: uid, sku_id, count, stock, max_count, ttl.
+# KEYS: session, cart, catalog version. ARGV: uid, sku_id, count, stock, max_count, version, ttl.
 # Read, cap and HINCRBY in one script: concurrent adds can neither lose an increment nor pass the stock.
+# `stock` comes from the catalog's per-process SKU cache (goods.cart_sku): when the catalog's version stamp is
+# no longer the one the cached stock was read under (a catalog write, a flushed Redis), the script changes
+# nothing and answers STALE so the caller re-reads the SKU and tries once more. An empty version skips the check.
 ADD_LUA = _SESSION_CHECK + """
+if ARGV[6] ~= '' and redis.call('GET', KEYS[3]) ~= ARGV[6] then return {9, 0} end
 local current = tonumber(redis.call('HGET', KEYS[2], ARGV[2])) or 0
 local wanted = current + tonumber(ARGV[3])
 if wanted > tonumber(ARGV[4]) then return {4, current} end
@@ -214,14 +226,18 @@ async def load_lines(pool, redis: aioredis.Redis, session: Session | None) -> li
 # --- changes ---------------------------------------------------------------------------------------------
 
 async def add_to_cart(redis: aioredis.Redis, *, session: Session, sku_id: int, count: int, stock: int,
-                      max_count: int, guest_ttl: int) -> int:
-    """Add `count` of a SKU, capped at stock and max_count; return the cart's total count."""
+                      max_count: int, guest_ttl: int, version: str = "") -> int:
+    """Add `count` of a SKU, capped at stock and max_count; return the cart's total count.
+
+    `version` is the catalog version `stock` was read under (goods.cart_sku); StaleStock when it changed since."""
     code, value = await _script(redis, "add")(
-        keys=[session_key(session.sid), owner_key(session)],
-        args=[session.user_id, sku_id, count, stock, max_count, _ttl(session, guest_ttl)],
+        keys=[session_key(session.sid), owner_key(session), version_key()],
+        args=[session.user_id, sku_id, count, stock, max_count, version, _ttl(session, guest_ttl)],
     )
     if code == 0:
         raise SessionEnded()
+    if code == STALE:
+        raise StaleStock()
     if code == AddRes.NO_STOCK:
         raise Conflict("商品库存不足", res=AddRes.NO_STOCK, stock=stock, in_cart=value)
     if code == AddRes.BAD_COUNT:

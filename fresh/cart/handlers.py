@@ -33,23 +33,52 @@ class CartAjaxHandler(BaseHandler):
 
 
 class CartAddHandler(CartAjaxHandler):
+    """The hottest path: no MariaDB read per add (the SKU's stock comes from the catalog's per-process cache)
+    and one Redis round trip (the add script checks the session, the catalog version, caps and increments).
+
+    The cap at stock is advisory: the cached stock may be up to `cart.sku_cache_ttl` seconds old when orders
+    moved it meanwhile, so a cart may briefly hold a little more than is left (or refuse a little early).
+    That is safe because placing the order takes the stock in a MariaDB transaction and refuses what is not
+    there; catalog writes (status, price, stock by staff) change the catalog version and are seen at once."""
+
     async def post(self) -> None:
         sku_id, count = cart.clean_line(self.arg("sku_id"), self.arg("count"), max_count=self.cfg.cart.max_count)
-        sku = await self.on_sale_sku(sku_id)
-        if count > sku["stock"]:
-            raise Conflict("商品库存不足", res=cart.AddRes.NO_STOCK, stock=sku["stock"])
-        args = dict(sku_id=sku_id, count=count, stock=sku["stock"], max_count=self.cfg.cart.max_count,
-                    guest_ttl=self.cfg.cart.guest_ttl_days * 86400)
+        version, stock = await self.cached_stock(sku_id)
+        if count > stock:
+            # Refused before any session starts; a refusal is confirmed by a fresh read (the cache may predate
+            # a restock), which costs nothing on the path that succeeds.
+            goods.forget_cart_sku(self.redis, sku_id)
+            version, stock = await self.cached_stock(sku_id)
+            if count > stock:
+                raise Conflict("商品库存不足", res=cart.AddRes.NO_STOCK, stock=stock)
         session = await self.ensure_session()
         try:
-            total = await cart.add_to_cart(self.redis, session=session, **args)
+            total = await self.add(session, sku_id, count, version, stock)
         except cart.SessionEnded:
             self.session_ended()
             if not session.is_guest:
                 raise
             # A guest whose session expired simply starts a new guest cart.
-            total = await cart.add_to_cart(self.redis, session=await self.ensure_session(), **args)
+            total = await self.add(await self.ensure_session(), sku_id, count, version, stock)
         self.reply(cart.AddRes.OK, "添加成功", total_count=total)
+
+    async def cached_stock(self, sku_id: int) -> tuple[str, int]:
+        version, sku = await goods.cart_sku(self.db, self.redis, sku_id, ttl=self.cfg.cart.sku_cache_ttl)
+        if sku is None:
+            raise NotFound("商品不存在", res=cart.AddRes.NO_SKU)
+        return version, sku["stock"]
+
+    async def add(self, session, sku_id: int, count: int, version: str, stock: int) -> int:
+        args = dict(session=session, sku_id=sku_id, count=count, max_count=self.cfg.cart.max_count,
+                    guest_ttl=self.cfg.cart.guest_ttl_days * 86400)
+        try:
+            return await cart.add_to_cart(self.redis, stock=stock, version=version, **args)
+        except cart.StaleStock:
+            # The cached stock predates a catalog write: read it again. That read is current, so the second
+            # try goes without the version check (only a write racing this very request could slip by).
+            goods.forget_cart_sku(self.redis, sku_id)
+            _, stock = await self.cached_stock(sku_id)
+            return await cart.add_to_cart(self.redis, stock=stock, **args)
 
 
 class CartUpdateHandler(CartAjaxHandler):

@@ -13,6 +13,7 @@ import aiomysql
 import nh3
 
 from fresh import db
+from fresh.catalog.cache import catalog_version, local_cache, version_key
 from fresh.errors import NotFound
 
 SKU_COLUMNS = "s.id, s.type_id, s.goods_id, s.name, s.`desc`, s.price, s.unite, s.image, s.stock, s.sales, s.status"
@@ -36,6 +37,38 @@ async def get_sku(pool: aiomysql.Pool, sku_id: int, *, on_sale_only: bool = True
     if row is None or (on_sale_only and row["status"] != 1):
         return None
     return row
+
+
+async def cart_sku(pool: aiomysql.Pool, redis, sku_id: int, *, ttl: float) -> tuple[str, dict | None]:
+    """(catalog version, {status, stock, price}) of an on-sale SKU for the cart's advisory cap, or (version, None).
+
+    Served from this process's cache: one MariaDB read per SKU per `ttl` seconds instead of one per add. The stock
+    may be up to `ttl` seconds old (orders move it without invalidating); the caller must compare the returned
+    version with `cache.version_key()` in the same Redis round trip as its change, so that catalog writes (which
+    invalidate) and a flushed Redis are never missed. Unknown and off-sale SKUs are not cached."""
+    cache = local_cache(redis, "sku")
+    hit = cache.entry(sku_id)
+    if hit is not None:
+        return hit
+    # The stamp is read before the row, so a catalog write in between leaves an older stamp, never a newer one.
+    version = await redis.get(version_key())
+    row = await get_sku(pool, sku_id)
+    if row is None:
+        return version or "", None  # nothing written for an unknown SKU
+    if version is None:
+        # No stamp yet (first use, flushed Redis): create one, then read the row again under it.
+        version = await catalog_version(redis)
+        row = await get_sku(pool, sku_id)
+        if row is None:
+            return version, None
+    facts = {"status": row["status"], "stock": row["stock"], "price": row["price"]}
+    cache.put(sku_id, version, facts, ttl)
+    return version, facts
+
+
+def forget_cart_sku(redis, sku_id: int | None = None) -> None:
+    """Drop this process's cached SKU facts (one SKU, or all)."""
+    local_cache(redis, "sku").forget(sku_id)
 
 
 async def get_skus(pool: aiomysql.Pool, sku_ids, *, on_sale_only: bool = True) -> dict[int, dict]:

@@ -1,0 +1,109 @@
+"""Per-process caches of catalog facts and pages, checked against one version stamp in Redis.
+
+`cache:catalog:version` holds a random token. `invalidate_catalog()` (admin writes, the seed, a test that edits
+rows by hand) replaces it, and every process drops what it cached from older data the next time it compares; a
+FLUSHDB (the tests' clean-up between tests) removes it, which counts as a change too, so reused auto-increment ids
+never meet a stale entry. The stamp is read in a round trip the request makes anyway (the page header's pipeline,
+the cart's add script), never in one of its own.
+
+Besides the stamp every entry lives a short time (seconds), for the changes that do not invalidate: stock and
+sales moved by orders, comments. What each cache may show that is that old is said where it is used.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+import weakref
+from collections import OrderedDict
+from typing import Any
+
+import redis.asyncio as aioredis
+
+VERSION_KEY = "cache:catalog:version"
+
+
+def version_key() -> str:
+    """The key of the catalog's version stamp (other domains may compare it inside their own scripts)."""
+    return VERSION_KEY
+
+
+def new_version() -> str:
+    return secrets.token_hex(8)
+
+
+async def catalog_version(redis: aioredis.Redis) -> str:
+    """The current stamp, created when missing (first use, expiry of the store, FLUSHDB)."""
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.set(VERSION_KEY, new_version(), nx=True)
+        pipe.get(VERSION_KEY)
+        _, version = await pipe.execute()
+    return version
+
+
+class LocalCache:
+    """A bounded map key -> value, each entry stamped with the catalog version it was built from and a deadline."""
+
+    def __init__(self, max_entries: int):
+        self.max_entries = max_entries
+        self._entries: OrderedDict[Any, tuple[str, float, Any]] = OrderedDict()
+
+    def get(self, key, version: str | None) -> Any:
+        """The value when it is younger than its deadline and (unless version is None) built from `version`."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        stamp, deadline, value = entry
+        if time.monotonic() >= deadline or (version is not None and stamp != version):
+            self._entries.pop(key, None)
+            return None
+        return value
+
+    def entry(self, key) -> tuple[str, Any] | None:
+        """(stamp, value) of a live entry whatever its stamp, for callers that check the stamp in Redis."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if time.monotonic() >= entry[1]:
+            self._entries.pop(key, None)
+            return None
+        return entry[0], entry[2]
+
+    def put(self, key, version: str, value: Any, ttl: float) -> None:
+        if ttl <= 0:
+            return
+        self._entries[key] = (version, time.monotonic() + ttl, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+    def forget(self, key=None) -> None:
+        """Drop one entry, or all of them."""
+        if key is None:
+            self._entries.clear()
+        else:
+            self._entries.pop(key, None)
+
+
+# One set of caches per Redis client, i.e. per running application (no module-level state shared between apps).
+_CACHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_SIZES = {"sku": 10_000, "pages": 2_000, "index": 4}
+
+
+def local_cache(redis: aioredis.Redis, name: str) -> LocalCache:
+    """The named per-process cache of the application that owns this Redis client."""
+    caches = _CACHES.get(redis)
+    if caches is None:
+        caches = _CACHES[redis] = {n: LocalCache(size) for n, size in _SIZES.items()}
+    return caches[name]
+
+
+async def invalidate_catalog(redis: aioredis.Redis, *also_delete: str) -> None:
+    """Make every process rebuild what it cached from the catalog (call after any catalog write)."""
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.set(VERSION_KEY, new_version())
+        if also_delete:
+            pipe.delete(*also_delete)
+        await pipe.execute()
+    for cache in _CACHES.get(redis, {}).values():
+        cache.forget()  # this process at once; the others on their next comparison
