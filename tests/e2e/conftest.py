@@ -77,3 +77,11 @@ async def page(browser_context):
     page = await context.new_page()
     problems.watch(page)
     return page
+
+
+@pytest.fixture
+async def demo(pool, redis, settings):
+    """The real demo catalog: six categories, 42 SKUs with pictures (drawn once per session, then reused)."""
+    from fresh.catalog.seed import seed_catalog
+
+    await seed_catalog(pool, redis, settings, demo=True)

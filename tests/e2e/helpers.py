@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from playwright.async_api import expect
 
 from fresh.cart.cart import cart_key
@@ -26,3 +28,25 @@ async def unpaid_alipay_order(pool, redis, settings, sku_id: int, *, username: s
     order_id = await place_order(pool, redis, settings.orders, user_id=user_id, addr_id=addr_id, pay_method=3,
                                  sku_ids=[sku_id], idem_key=None)
     return user_id, order_id
+
+
+def collect_dialogs(page) -> list[str]:
+    """Accept every alert/confirm of the page and return the list their messages are appended to."""
+    messages: list[str] = []
+
+    async def on_dialog(dialog) -> None:
+        messages.append(dialog.message)
+        await dialog.accept()
+
+    page.on("dialog", on_dialog)
+    return messages
+
+
+async def eventually(check, *, timeout: float = 5.0) -> None:
+    """Wait until `check()` is truthy (for things outside the DOM, e.g. collected alerts)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(0.05)
