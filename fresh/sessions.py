@@ -69,7 +69,11 @@ async def create_session(
 
 async def load_session(redis: aioredis.Redis, claims: Session) -> Session | None:
     """Return the stored session matching the cookie claims, or None when it ended or does not match."""
-    data = await redis.hgetall(session_key(claims.sid))
+    return stored_session(claims, await redis.hgetall(session_key(claims.sid)))
+
+
+def stored_session(claims: Session, data: dict) -> Session | None:
+    """The session from the cookie claims and the `session:<sid>` hash read for them (e.g. in a pipeline)."""
     if not data or data.get("uid") != str(claims.user_id):
         return None
     return Session(

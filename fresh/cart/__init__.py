@@ -11,6 +11,12 @@ async def cart_count(redis, session) -> int:
     return await cart.count_items(redis, session)
 
 
+def cart_count_queue(pipe, session):
+    """The header count inside a page's own Redis pipeline: queue one command, return the reply's parser."""
+    cart.queue_count_items(pipe, session)
+    return cart.parse_count_items
+
+
 async def on_login(app, old, new) -> None:
     """Merge the guest cart of the session that is logging in into the user's cart (once, atomically)."""
     await cart.merge_at_login(app.db, app.redis, old=old, new=new, max_count=app.cfg.cart.max_count)
@@ -24,4 +30,4 @@ ROUTES = [
     url(r"/cart/delete", h.CartDeleteHandler, name="cart_delete"),
 ]
 
-HOOKS = {"cart_count": cart_count, "on_login": on_login}
+HOOKS = {"cart_count": cart_count, "cart_count_queue": cart_count_queue, "on_login": on_login}

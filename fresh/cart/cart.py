@@ -190,7 +190,17 @@ async def count_items(redis: aioredis.Redis, session: Session | None) -> int:
     """The header count: the sum of the counts in the visitor's cart."""
     if session is None:
         return 0
-    return sum(int(v) for v in await redis.hvals(owner_key(session)) if v.isdigit())
+    return parse_count_items(await redis.hvals(owner_key(session)))
+
+
+def queue_count_items(pipe, session: Session) -> None:
+    """Queue the header count's one read on a caller's pipeline (the page header's single round trip)."""
+    pipe.hvals(owner_key(session))
+
+
+def parse_count_items(reply) -> int:
+    """The header count from the reply of the command `queue_count_items` queued."""
+    return sum(int(v) for v in reply or () if v.isdigit())
 
 
 async def get_counts(redis: aioredis.Redis, *, user_id: int, sku_ids) -> dict[int, int]:

@@ -2,60 +2,135 @@
 
 from __future__ import annotations
 
-from fresh.catalog import goods, history, index
+from collections.abc import Awaitable, Callable
+
+from fresh import sessions
+from fresh.catalog import goods, history, index, pages
+from fresh.catalog.cache import VERSION_KEY, catalog_version, local_cache
 from fresh.errors import NotFound
 from fresh.web import BaseHandler
 
 
 class CatalogHandler(BaseHandler):
-    async def index_data(self) -> dict:
-        return await index.get_index(self.db, self.redis, ttl=self.cfg.catalog.index_cache_ttl)
+    """Catalog pages load the visitor's session, the header's cart count and the catalog version in one Redis
+    round trip (page_state) instead of one for the session in prepare() and one for the count in render()."""
 
-    async def categories(self) -> list[dict]:
-        """The category strip's rows, from the cached index data."""
-        return (await self.index_data())["types"]
+    load_session = False  # page_state() checks the cookie's claims against `session:<sid>`
+    cart_count = 0
+
+    async def page_state(self) -> str:
+        """Check the session, read the header count and the catalog version (one pipeline); return the version."""
+        claims = self.session
+        counters = []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(VERSION_KEY)
+            if claims is not None:
+                pipe.hgetall(sessions.session_key(claims.sid))
+                counters = [queue(pipe, claims) for queue in self.application.hook("cart_count_queue")]
+            replies = await pipe.execute()
+        version, self.cart_count = replies[0], 0
+        if claims is not None:
+            self.session = sessions.stored_session(claims, replies[1])
+            if self.session is None:
+                # The session ended (logout, expiry, user deactivated): the visitor is anonymous now.
+                self.clear_cookie(sessions.COOKIE_NAME)
+            else:
+                self.cart_count = sum(parse(reply) for parse, reply in zip(counters, replies[2:], strict=True))
+        return version if version is not None else await catalog_version(self.redis)
+
+    async def index_data(self, version: str) -> dict:
+        return await index.local_index(self.db, self.redis, ttl=self.cfg.catalog.index_cache_ttl, version=version)
+
+    async def categories(self, version: str) -> list[dict]:
+        """The category strip's rows, from the index data decoded once per process and version."""
+        return (await self.index_data(version))["types"]
+
+    def render(self, template_name: str, **kwargs):
+        kwargs.setdefault("cart_count", self.cart_count)
+        return super().render(template_name, **kwargs)
+
+    def finish_page(self, page: pages.Pieces, *, xsrf: bool = False) -> None:
+        """Serve a reusable page with this visitor's name, cart count and (when the page has a form) `_xsrf`."""
+        user = self.current_user
+        form = self.xsrf_form_html() if xsrf else ""
+        if not xsrf:
+            self.xsrf_token  # noqa: B018 -- sets the `_xsrf` cookie like every rendered page, for later AJAX posts
+        self.set_header("Content-Type", "text/html; charset=UTF-8")
+        self.finish(page.fill(pages.visitor_values(username=user.username if user else "",
+                                                   cart_count=self.cart_count, xsrf_form_html=form)))
+
+    async def reusable_page(self, key: tuple, version: str, ttl: float, template_name: str,
+                            context: Callable[[], Awaitable[dict]]) -> pages.Pieces:
+        """This visitor's variant of a page from this process's cache, rendered (from `await context()`) on a miss."""
+        cache = local_cache(self.redis, "pages")
+        variant = (*key, self.current_user is not None)
+        page = cache.get(variant, version)
+        if page is None:
+            ctx = await context()
+            html = self.render_string(template_name, **ctx, **pages.marked_context(logged_in=variant[-1]))
+            page = pages.Pieces.split(html.decode("utf-8"))
+            cache.put(variant, version, page, ttl)
+        return page
 
 
 class IndexHandler(CatalogHandler):
+    """A cached index costs one Redis round trip and a join: the page is rendered once per process and version,
+    and lives as long as the index data (`catalog.index_cache_ttl`); invalidate_index() makes every process
+    render it again on its next request."""
+
     async def get(self) -> None:
-        data = await self.index_data()
-        await self.render("catalog/index.html", **data)
+        version = await self.page_state()
+        page = await self.reusable_page(("index",), version, self.cfg.catalog.index_cache_ttl, "catalog/index.html",
+                                        lambda: self.index_data(version))
+        self.finish_page(page)
 
 
 class DetailHandler(CatalogHandler):
+    """The page of one SKU is reused for `catalog.page_cache_ttl` seconds per process: the stock and comments it
+    shows may be that old (an order does not invalidate it); catalog writes invalidate it at once."""
+
     async def get(self, sku_id: str) -> None:
-        sku = await goods.get_detail(self.db, _int_path(sku_id))
+        version = await self.page_state()
+        sku_id = _int_path(sku_id)
+        page = await self.reusable_page(("detail", sku_id), version, self.cfg.catalog.page_cache_ttl,
+                                        "catalog/detail.html", lambda: self.detail_context(sku_id, version))
+        if self.current_user:  # only once the page exists, i.e. the SKU is on sale
+            await history.record_view(self.redis, user_id=self.user_id, sku_id=sku_id,
+                                      size=self.cfg.catalog.history_size)
+        self.finish_page(page, xsrf=True)
+
+    async def detail_context(self, sku_id: int, version: str) -> dict:
+        sku = await goods.get_detail(self.db, sku_id)
         new = await goods.new_skus(self.db, type_id=sku["type_id"])
         # Comments live with orders, which come after the catalog: they reach this page through a hook.
         sku["comments"] = []
         for hook in self.application.hook("sku_comments"):
             sku["comments"] += await hook(self.application, sku["id"])
-        if self.current_user:
-            await history.record_view(self.redis, user_id=self.user_id, sku_id=sku["id"],
-                                      size=self.cfg.catalog.history_size)
-        await self.render("catalog/detail.html", sku=sku, new_skus=new, categories=await self.categories())
+        return {"sku": sku, "new_skus": new, "categories": await self.categories(version)}
 
 
 class ListHandler(CatalogHandler):
     async def get(self, type_id: str, page: str) -> None:
+        version = await self.page_state()
         category = await goods.get_type(self.db, _int_path(type_id))
         sort = goods.clean_sort(self.arg("sort"))
         result = await goods.list_skus(self.db, type_id=category["id"], page=_int_path(page), sort=sort,
                                        size=self.cfg.catalog.page_size)
         new = await goods.new_skus(self.db, type_id=category["id"])
         await self.render("catalog/list.html", category=category, page=result, sort=sort, new_skus=new,
-                          categories=await self.categories())
+                          categories=await self.categories(version))
 
 
 class SearchHandler(CatalogHandler):
     async def get(self) -> None:
+        version = await self.page_state()
         query = goods.clean_query(self.get_argument("q", ""))
         number = self.int_arg("page") or 1
         result = None
         if query:
             result = await goods.search_skus(self.db, query=query, page=number, size=self.cfg.catalog.page_size)
         await self.render("catalog/search.html", query=query, search_query=query, page=result,
-                          categories=await self.categories())
+                          categories=await self.categories(version))
 
 
 def _int_path(value: str) -> int:

@@ -12,6 +12,7 @@ import aiomysql
 import redis.asyncio as aioredis
 
 from fresh import db
+from fresh.catalog.cache import invalidate_catalog, local_cache
 from fresh.catalog.goods import image_url
 
 INDEX_KEY = "cache:index"
@@ -59,20 +60,39 @@ def _revive(data: dict) -> dict:
     return data
 
 
-async def get_index(pool: aiomysql.Pool, redis: aioredis.Redis, *, ttl: int) -> dict:
-    """The index data from `cache:index`, rebuilt from MariaDB (and cached again) on a miss."""
+async def get_index(pool: aiomysql.Pool, redis: aioredis.Redis, *, ttl: int, version: str | None = None) -> dict:
+    """The index data from `cache:index`, rebuilt from MariaDB (and cached again) on a miss.
+
+    With `version` (the catalog version, read before), data stamped with another version counts as a miss: a
+    rebuild that read MariaDB before an invalidation cannot leave its stale result behind for the others."""
     raw = await redis.get(INDEX_KEY)
     if raw is not None:
         try:
-            return _revive(json.loads(raw))
-        except (ValueError, KeyError, TypeError):
+            data = json.loads(raw)
+            if version is None or data.get("version") == version:
+                return _revive(data)
+        except (ValueError, KeyError, TypeError, AttributeError):
             pass  # A corrupt or outdated entry is simply rebuilt.
     data = await build_index(pool)
+    data["version"] = version
     # Concurrent misses each write the same value; last writer wins, which is harmless.
     await redis.set(INDEX_KEY, json.dumps(data, ensure_ascii=False), ex=ttl)
     return _revive(data)
 
 
+async def local_index(pool: aiomysql.Pool, redis: aioredis.Redis, *, ttl: int, version: str) -> dict:
+    """The index data decoded once per process and catalog version (the category strip of every catalog page).
+
+    Treat it as read-only: every request of this process shares it."""
+    cache = local_cache(redis, "index")
+    data = cache.get("data", version)
+    if data is None:
+        data = await get_index(pool, redis, ttl=ttl, version=version)
+        cache.put("data", version, data, ttl)
+    return data
+
+
 async def invalidate_index(redis: aioredis.Redis) -> None:
-    """Drop the cached index data; the next index request rebuilds it (call after admin writes)."""
-    await redis.delete(INDEX_KEY)
+    """Drop the cached index data and change the catalog version, so every process rebuilds its pages and
+    re-reads SKU stock (call after admin writes to the catalog)."""
+    await invalidate_catalog(redis, INDEX_KEY)

@@ -1,0 +1,114 @@
+"""Catalog pages reused per process: per-visitor header, per-visitor `_xsrf`, invalidation from any process."""
+
+from __future__ import annotations
+
+import re
+
+from fresh import db, sessions
+from fresh.catalog.cache import VERSION_KEY
+from fresh.catalog.history import get_history_ids
+from fresh.catalog.index import INDEX_KEY, invalidate_index
+from tests.cart.conftest import session_of
+from tests.helpers import create_user
+
+
+def badge(html: str) -> str:
+    return re.search(r'id="show_count">(\d+)<', html).group(1)
+
+
+def who(html: str) -> str | None:
+    found = re.search(r'<span class="who">欢迎您：<em>([^<]*)</em>', html)
+    return found.group(1) if found else None
+
+
+def xsrf_field(html: str) -> str:
+    return re.search(r'name="_xsrf" value="([^"]+)"', html).group(1)
+
+
+def body(html: str) -> str:
+    """A page without its top bar, cart count and form token."""
+    html = re.sub(r'<div class="top-bar">.*?</div>\s*</div>\s*</div>', "", html, flags=re.S)
+    return re.sub(r'id="show_count">\d+|value="[^"]+"', "", html)
+
+
+async def as_another_process_would_invalidate(redis) -> None:
+    """What invalidate_index() in another process leaves in Redis, without touching this process's caches."""
+    await redis.set(VERSION_KEY, "changed-elsewhere")
+    await redis.delete(INDEX_KEY)
+
+
+async def test_each_visitor_gets_own_name_and_count_on_a_reused_page(demo, new_client, pool, settings, redis):
+    anna = await create_user(pool, settings, "anna")
+    await create_user(pool, settings, "bob")
+    a, b, anon = new_client(), new_client(), new_client()
+    await a.login("anna")
+    await b.login("bob")
+    await redis.hset(f"cart_{anna}", mapping={"1": 2, "3": 1})
+    for path in ("/", "/goods/1"):
+        pa, pb, pn = (await a.get(path)).text, (await b.get(path)).text, (await anon.get(path)).text
+        assert (who(pa), badge(pa)) == ("anna", "3")
+        assert (who(pb), badge(pb)) == ("bob", "0")
+        assert who(pn) is None and "登录</a>" in pn and badge(pn) == "0"
+        # Apart from the header (and the detail page's form field) the pages are the same bytes.
+        assert body(pa) == body(pb)
+
+
+async def test_ended_session_shows_the_guest_header_and_drops_the_cookie(demo, user_client, redis, settings):
+    assert who((await user_client.get("/")).text) is not None
+    await redis.delete(sessions.session_key(session_of(user_client, settings).sid))
+    page = await user_client.get("/")
+    assert who(page.text) is None and "登录</a>" in page.text
+    assert "sid=" in page.headers.get("Set-Cookie", "")  # cleared
+
+
+async def test_detail_form_carries_the_visitors_own_xsrf_token(demo, new_client):
+    a, b = new_client(), new_client()
+    fa, fb = xsrf_field((await a.get("/goods/2")).text), xsrf_field((await b.get("/goods/2")).text)
+    assert fa != fb
+    # The field of a reused page works with its visitor's cookie (Tornado compares the unmasked tokens).
+    r = await a.post("/cart/add", {"sku_id": 2, "count": 1, "_xsrf": fa}, xsrf=False)
+    assert r.code == 200 and r.json()["total_count"] == 1
+
+
+async def test_detail_page_is_reused_then_rebuilt_after_invalidation(demo, client, pool, redis):
+    before = (await client.get("/goods/1")).text
+    await db.execute(pool, "UPDATE goods_sku SET name='改名草莓', stock=7 WHERE id=1")
+    again = (await client.get("/goods/1")).text
+    assert "改名草莓" not in again and "库  存：7" not in again
+    await invalidate_index(redis)
+    fresh = (await client.get("/goods/1")).text
+    assert "改名草莓" in fresh and "库  存：7" in fresh and fresh != before
+
+
+async def test_every_process_rebuilds_after_an_invalidation_elsewhere(demo, client, pool, redis):
+    await client.get("/")
+    await client.get("/goods/1")
+    await db.execute(pool, "UPDATE goods_sku SET name='改名草莓' WHERE id=1")
+    assert "改名草莓" not in (await client.get("/")).text
+    await as_another_process_would_invalidate(redis)
+    assert "改名草莓" in (await client.get("/")).text
+    assert "改名草莓" in (await client.get("/goods/1")).text
+    # The rebuilt index data carries the version it was built under.
+    assert '"version": "changed-elsewhere"' in await redis.get(INDEX_KEY)
+
+
+async def test_off_sale_detail_is_404_at_once_after_invalidation(demo, client, pool, redis):
+    assert (await client.get("/goods/5")).code == 200
+    await db.execute(pool, "UPDATE goods_sku SET status=0 WHERE id=5")
+    await invalidate_index(redis)
+    assert (await client.get("/goods/5")).code == 404
+
+
+async def test_history_records_only_pages_that_exist(demo, user_client, user, redis, settings):
+    await user_client.get("/goods/3")
+    await user_client.get("/goods/3")  # reused page: still recorded
+    await user_client.get("/goods/4")
+    assert (await user_client.get("/goods/999999")).code == 404
+    assert await get_history_ids(redis, user_id=user["id"], size=5) == [4, 3]
+
+
+async def test_username_is_escaped_in_the_reused_header(demo, user_client, redis, settings):
+    sid = session_of(user_client, settings).sid
+    await redis.hset(sessions.session_key(sid), "username", "x<b>y")  # the header shows the stored name
+    html = (await user_client.get("/")).text
+    assert "x&lt;b&gt;y" in html and "x<b>y" not in html
