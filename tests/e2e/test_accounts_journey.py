@@ -1,4 +1,5 @@
-"""Journey: register -> open the link from the outbox mail -> log in -> add an address."""
+"""Journey 4: register -> open the link from the outbox mail -> log in -> add an address -> it is the default
+on the confirmation page."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from playwright.async_api import expect
 from tests.helpers import activation_path, outbox_messages
 
 
-async def test_register_activate_login_add_address(page, settings):
+async def test_register_activate_login_add_address(page, settings, demo):
     await page.goto("/user/register")
     await page.fill("#reg-username", "zhang_san")
     await page.fill("#reg-pwd", "secret-pass-1")
@@ -36,3 +37,28 @@ async def test_register_activate_login_add_address(page, settings):
     await page.fill("#a-phone", "13812345678")
     await page.click("button:has-text('提交')")
     await expect(page.locator(".current-addr")).to_contain_text("建国路88号 （张三 收） 13812345678")
+
+    # A second address, not the default: the confirmation page still preselects the first one.
+    await page.fill("#a-receiver", "张三")
+    await page.fill("#a-addr", "上海市浦东新区世纪大道100号")
+    await page.fill("#a-zip", "200120")
+    await page.fill("#a-phone", "13812345678")
+    await page.click("button:has-text('提交')")
+    await expect(page.locator(".addr-list")).to_contain_text("世纪大道100号")
+    await expect(page.locator(".current-addr")).to_contain_text("建国路88号")
+
+    await page.goto("/goods/5")  # 进口柠檬, 3.90
+    await page.click("#add_cart")
+    await expect(page.locator("#show_count")).to_have_text("1")
+    await page.click(".cart-widget")
+    await page.click("#settle")
+    await expect(page).to_have_url("/order/place")
+    addresses = page.locator(".addr-box dd label")
+    await expect(addresses).to_have_count(2)
+    default = page.locator(".addr-box dd label", has_text="建国路88号")
+    await expect(default).to_contain_text("北京市朝阳区建国路88号 （张三 收） 13812345678")
+    await expect(default.locator("input[name=addr_id]")).to_be_checked()
+    await expect(page.locator(".addr-box dd label", has_text="世纪大道100号").locator("input")).not_to_be_checked()
+    await expect(page.locator(".settle p")).to_have_text(
+        ["共1件商品，总金额3.90元", "运费：10.00元", "实付款：13.90元"])
+    await expect(page.locator("#order_btn")).to_be_enabled()
