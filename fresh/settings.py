@@ -93,6 +93,9 @@ class CatalogSettings:
     # Seconds a process reuses a rendered detail page (stock and comments shown may be this old; catalog writes
     # invalidate at once). 0 turns the cache off.
     page_cache_ttl: float = 2.0
+    # Seconds a process reuses the catalog version it last read when serving visitors without a session (they
+    # need no Redis round trip then); visitors with one always compare it. 0 compares on every request.
+    version_recheck: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,7 @@ class CartSettings:
     max_count: int = 999
     guest_ttl_days: int = 30
     # Seconds a process reuses a SKU's stock for the add's advisory cap (orders check stock for real).
-    sku_cache_ttl: float = 2.0
+    sku_cache_ttl: float = 5.0
 
 
 @dataclass(frozen=True)

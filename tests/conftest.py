@@ -14,6 +14,7 @@ from tornado.httpserver import HTTPServer
 from tornado.testing import bind_unused_port
 
 from fresh import db, migrate
+from fresh.catalog.cache import forget_local
 from fresh.keys import ensure_dev_keys
 from fresh.payments.sandbox import make_sandbox_app
 from fresh.redis_client import create_redis
@@ -129,6 +130,7 @@ async def clean(pool, redis, settings):
             await cur.execute(f"DELETE FROM `{table}`")
         await cur.execute("SET FOREIGN_KEY_CHECKS=1")
     await redis.flushdb()
+    forget_local(redis)  # the app's per-process catalog caches (fresh.catalog.cache) go with the data
     outbox = settings.var_path / "outbox"
     if outbox.is_dir():
         for path in outbox.iterdir():

@@ -36,10 +36,11 @@ class CartAddHandler(CartAjaxHandler):
     """The hottest path: no MariaDB read per add (the SKU's stock comes from the catalog's per-process cache)
     and one Redis round trip (the add script checks the session, the catalog version, caps and increments).
 
-    The cap at stock is advisory: the cached stock may be up to `cart.sku_cache_ttl` seconds old when orders
-    moved it meanwhile, so a cart may briefly hold a little more than is left (or refuse a little early).
-    That is safe because placing the order takes the stock in a MariaDB transaction and refuses what is not
-    there; catalog writes (status, price, stock by staff) change the catalog version and are seen at once."""
+    The cap at stock is advisory: the cached stock may be up to `cart.sku_cache_ttl` (5) seconds old when orders
+    moved it meanwhile, so a cart may briefly hold a little more than is left (or refuse a little early; a
+    refusal is re-checked against MariaDB before it is answered). That is safe because placing the order takes
+    the stock in a MariaDB transaction and refuses what is not there; catalog writes (status, price, stock by
+    staff) change the catalog version, which the add script compares, and are seen at once."""
 
     async def post(self) -> None:
         sku_id, count = cart.clean_line(self.arg("sku_id"), self.arg("count"), max_count=self.cfg.cart.max_count)

@@ -98,6 +98,12 @@ def local_cache(redis: aioredis.Redis, name: str) -> LocalCache:
     return caches[name]
 
 
+def forget_local(redis: aioredis.Redis) -> None:
+    """Empty this process's caches (tests, after emptying the stores they were filled from)."""
+    for cache in _CACHES.get(redis, {}).values():
+        cache.forget()
+
+
 async def invalidate_catalog(redis: aioredis.Redis, *also_delete: str) -> None:
     """Make every process rebuild what it cached from the catalog (call after any catalog write)."""
     async with redis.pipeline(transaction=True) as pipe:
@@ -105,5 +111,4 @@ async def invalidate_catalog(redis: aioredis.Redis, *also_delete: str) -> None:
         if also_delete:
             pipe.delete(*also_delete)
         await pipe.execute()
-    for cache in _CACHES.get(redis, {}).values():
-        cache.forget()  # this process at once; the others on their next comparison
+    forget_local(redis)  # this process at once; the others on their next comparison

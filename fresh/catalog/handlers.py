@@ -21,22 +21,33 @@ class CatalogHandler(BaseHandler):
     async def page_state(self) -> str:
         """Check the session, read the header count and the catalog version (one pipeline); return the version."""
         claims = self.session
+        if claims is None:
+            return await self.recent_version()
         counters = []
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.get(VERSION_KEY)
-            if claims is not None:
-                pipe.hgetall(sessions.session_key(claims.sid))
-                counters = [queue(pipe, claims) for queue in self.application.hook("cart_count_queue")]
+            pipe.hgetall(sessions.session_key(claims.sid))
+            counters = [queue(pipe, claims) for queue in self.application.hook("cart_count_queue")]
             replies = await pipe.execute()
-        version, self.cart_count = replies[0], 0
-        if claims is not None:
-            self.session = sessions.stored_session(claims, replies[1])
-            if self.session is None:
-                # The session ended (logout, expiry, user deactivated): the visitor is anonymous now.
-                self.clear_cookie(sessions.COOKIE_NAME)
-            else:
-                self.cart_count = sum(parse(reply) for parse, reply in zip(counters, replies[2:], strict=True))
+        version = replies[0]
+        self.session = sessions.stored_session(claims, replies[1])
+        if self.session is None:
+            # The session ended (logout, expiry, user deactivated): the visitor is anonymous now.
+            self.clear_cookie(sessions.COOKIE_NAME)
+        else:
+            self.cart_count = sum(parse(reply) for parse, reply in zip(counters, replies[2:], strict=True))
         return version if version is not None else await catalog_version(self.redis)
+
+    async def recent_version(self) -> str:
+        """For a visitor without a session (no header data to read): the catalog version this process read
+        within `catalog.version_recheck` seconds, so such a page costs no Redis round trip at all. Another
+        process's invalidation reaches these visitors that much later; this process's own at once."""
+        memo = local_cache(self.redis, "index")
+        version = memo.get("version", None)
+        if version is None:
+            version = await self.redis.get(VERSION_KEY) or await catalog_version(self.redis)
+            memo.put("version", version, version, self.cfg.catalog.version_recheck)
+        return version
 
     async def index_data(self, version: str) -> dict:
         return await index.local_index(self.db, self.redis, ttl=self.cfg.catalog.index_cache_ttl, version=version)

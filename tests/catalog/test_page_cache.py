@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from fresh import db, sessions
-from fresh.catalog.cache import VERSION_KEY
+from fresh.catalog.cache import VERSION_KEY, local_cache
 from fresh.catalog.history import get_history_ids
 from fresh.catalog.index import INDEX_KEY, invalidate_index
 from tests.cart.conftest import session_of
@@ -80,16 +80,29 @@ async def test_detail_page_is_reused_then_rebuilt_after_invalidation(demo, clien
     assert "改名草莓" in fresh and "库  存：7" in fresh and fresh != before
 
 
-async def test_every_process_rebuilds_after_an_invalidation_elsewhere(demo, client, pool, redis):
-    await client.get("/")
-    await client.get("/goods/1")
+async def test_every_process_rebuilds_after_an_invalidation_elsewhere(demo, client, user_client, pool, redis):
+    for c in (client, user_client):
+        await c.get("/")
+        await c.get("/goods/1")
     await db.execute(pool, "UPDATE goods_sku SET name='改名草莓' WHERE id=1")
-    assert "改名草莓" not in (await client.get("/")).text
+    assert "改名草莓" not in (await user_client.get("/")).text
     await as_another_process_would_invalidate(redis)
-    assert "改名草莓" in (await client.get("/")).text
-    assert "改名草莓" in (await client.get("/goods/1")).text
+    # A visitor with a session compares the version in the header's round trip: at once.
+    assert "改名草莓" in (await user_client.get("/")).text
+    assert "改名草莓" in (await user_client.get("/goods/1")).text
     # The rebuilt index data carries the version it was built under.
     assert '"version": "changed-elsewhere"' in await redis.get(INDEX_KEY)
+
+
+async def test_visitors_without_session_see_an_invalidation_elsewhere_after_the_recheck(demo, client, pool, redis):
+    await client.get("/")
+    await db.execute(pool, "UPDATE goods_sku SET name='改名草莓' WHERE id=1")
+    await as_another_process_would_invalidate(redis)
+    # Such visitors cost no Redis round trip: this process trusts the version it read for version_recheck seconds.
+    assert "改名草莓" not in (await client.get("/")).text
+    local_cache(redis, "index").forget("version")  # what those seconds passing does
+    assert "改名草莓" in (await client.get("/")).text
+    assert "改名草莓" in (await client.get("/goods/1")).text
 
 
 async def test_off_sale_detail_is_404_at_once_after_invalidation(demo, client, pool, redis):
