@@ -58,6 +58,7 @@ async def test_payment_result_arrives_live(page, app, pool, redis, settings, gat
 
     await expect(card.locator(".live-status")).to_have_text("支付成功", timeout=15000)
     await expect(card.locator(".order-head .stat")).to_have_text("待发货")
+    await expect(card.locator("td.status .status-name")).to_have_text("待发货")
     await expect(card.locator(".pay-btn")).to_have_count(0)
 
 
