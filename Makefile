@@ -55,3 +55,8 @@ bench: $(VENV)/.dev-deps services
 	  if [ "$$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi; \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-tools >/dev/null; }
 	$(BIN)/python -m bench.run
+
+## PNGs of the main pages, taken by Chromium during a real purchase, into docs/screenshots/ (own database
+## dailyfresh_screens and Redis db 7; the shop and the sandbox run in the script on free ports).
+screenshots: $(VENV)/.dev-deps services test-deps
+	$(BIN)/python scripts/screenshots.py
