@@ -92,7 +92,7 @@ class CatalogSettings:
     history_size: int = 5
     # Seconds a process reuses a rendered detail page (stock and comments shown may be this old; catalog writes
     # invalidate at once). 0 turns the cache off.
-    page_cache_ttl: float = 2.0
+    page_cache_ttl: float = 5.0
     # Seconds a process reuses the catalog version it last read when serving visitors without a session (they
     # need no Redis round trip then); visitors with one always compare it. 0 compares on every request.
     version_recheck: float = 1.0

@@ -63,9 +63,9 @@ class CatalogHandler(BaseHandler):
     def finish_page(self, page: pages.Pieces, *, xsrf: bool = False) -> None:
         """Serve a reusable page with this visitor's name, cart count and (when the page has a form) `_xsrf`."""
         user = self.current_user
+        # Only pages with a form pay for a masked token (and the `_xsrf` cookie it sets); the index posts nothing,
+        # and every page that does renders its own field.
         form = self.xsrf_form_html() if xsrf else ""
-        if not xsrf:
-            self.xsrf_token  # noqa: B018 -- sets the `_xsrf` cookie like every rendered page, for later AJAX posts
         self.set_header("Content-Type", "text/html; charset=UTF-8")
         self.finish(page.fill(pages.visitor_values(username=user.username if user else "",
                                                    cart_count=self.cart_count, xsrf_form_html=form)))
