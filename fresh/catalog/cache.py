@@ -98,6 +98,14 @@ def local_cache(redis: aioredis.Redis, name: str) -> LocalCache:
     return caches[name]
 
 
+_IN_FLIGHT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def in_flight(redis: aioredis.Redis) -> dict:
+    """Work in progress in this process (e.g. page renders), key -> future, so concurrent misses share it."""
+    return _IN_FLIGHT.setdefault(redis, {})
+
+
 def forget_local(redis: aioredis.Redis) -> None:
     """Empty this process's caches (tests, after emptying the stores they were filled from)."""
     for cache in _CACHES.get(redis, {}).values():

@@ -125,3 +125,14 @@ async def test_username_is_escaped_in_the_reused_header(demo, user_client, redis
     await redis.hset(sessions.session_key(sid), "username", "x<b>y")  # the header shows the stored name
     html = (await user_client.get("/")).text
     assert "x&lt;b&gt;y" in html and "x<b>y" not in html
+
+
+async def test_concurrent_misses_share_one_render(demo, new_client, redis):
+    import asyncio
+
+    clients = [new_client() for _ in range(20)]
+    replies = await asyncio.gather(*(c.get("/goods/6") for c in clients))
+    assert {r.code for r in replies} == {200}
+    assert len({body(r.text) for r in replies}) == 1
+    missing = await asyncio.gather(*(c.get("/goods/999999") for c in clients[:5]))
+    assert {r.code for r in missing} == {404}
