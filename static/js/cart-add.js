@@ -5,13 +5,6 @@
   if (!button) { return; }
   var busy = false;
 
-  function xsrfToken() {
-    var field = document.querySelector('input[name="_xsrf"]');
-    if (field) { return field.value; }
-    var match = document.cookie.match(/(?:^|;\s*)_xsrf=([^;]*)/);
-    return match ? decodeURIComponent(match[1]) : '';
-  }
-
   function showCount(total) {
     var badge = document.getElementById('show_count');
     if (badge && typeof total === 'number') { badge.textContent = total; }
@@ -42,18 +35,10 @@
     event.preventDefault();
     if (busy) { return; }
     var input = document.getElementById('num_show');
-    var body = new URLSearchParams({
-      sku_id: button.getAttribute('data-sku-id') || '',
-      count: input ? input.value.trim() : '1',
-      _xsrf: xsrfToken()
-    });
     busy = true;
-    fetch(button.getAttribute('data-url') || '/cart/add', {
-      method: 'POST', body: body, credentials: 'same-origin', headers: { 'X-Requested-With': 'XMLHttpRequest' }
-    }).then(function (resp) {
-      return resp.json().catch(function () { return { res: -1, errmsg: '服务器开小差了，请稍后再试' }; });
-    }, function () {
-      return { res: -1, errmsg: '网络错误，请检查网络后重试' };
+    window.dailyfresh.post(button.getAttribute('data-url') || '/cart/add', {
+      sku_id: button.getAttribute('data-sku-id') || '',
+      count: input ? input.value.trim() : '1'
     }).then(function (reply) {
       busy = false;
       if (reply.res === 5) {

@@ -7,25 +7,7 @@
   var maxCount = parseInt(form.getAttribute('data-max-count'), 10) || 999;
   var checkAll = document.getElementById('check_all');
 
-  function xsrfToken() {
-    var field = form.querySelector('input[name="_xsrf"]');
-    if (field) { return field.value; }
-    var match = document.cookie.match(/(?:^|;\s*)_xsrf=([^;]*)/);
-    return match ? decodeURIComponent(match[1]) : '';
-  }
-
-  function post(url, fields) {
-    var body = new URLSearchParams(fields);
-    body.append('_xsrf', xsrfToken());
-    return fetch(url, {
-      method: 'POST', body: body, credentials: 'same-origin',
-      headers: { 'X-Requested-With': 'XMLHttpRequest' }
-    }).then(function (resp) {
-      return resp.json().catch(function () { return { res: -1, errmsg: '服务器开小差了，请稍后再试' }; });
-    }, function () {
-      return { res: -1, errmsg: '网络错误，请检查网络后重试' };
-    });
-  }
+  var post = window.dailyfresh.post;
 
   function money(cents) {
     var rest = cents % 100;

@@ -3,23 +3,7 @@
 (function () {
   "use strict";
 
-  function xsrf() {
-    var field = document.querySelector("input[name=_xsrf]") || document.getElementById("orders-xsrf");
-    if (field) { return field.value; }
-    var m = document.cookie.match(/(?:^|;\s*)_xsrf=([^;]*)/);
-    return m ? decodeURIComponent(m[1]) : "";
-  }
-
-  function post(url, data) {
-    var body = new URLSearchParams(data);
-    body.append("_xsrf", xsrf());
-    return fetch(url, {
-      method: "POST", body: body, credentials: "same-origin",
-      headers: { "X-Requested-With": "XMLHttpRequest" }
-    }).then(function (resp) {
-      return resp.json().catch(function () { return { res: -1, errmsg: "服务器开小差了，请稍后再试" }; });
-    }, function () { return { res: -1, errmsg: "网络异常，请检查网络后重试" }; });
-  }
+  var post = window.dailyfresh.post;
 
   var FINAL_CLOSE_CODES = { 4401: true, 4403: true, 4404: true };
 
