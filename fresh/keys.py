@@ -43,3 +43,15 @@ def ensure_dev_keys(folder: Path) -> list[Path]:
         _write_once(public_path, public_pem, 0o644)
         written += [private_path, public_path]
     return written
+
+
+def local_gateway_settings(folder: Path, gateway_port: int) -> dict:
+    """Settings sections that point the shop at a local sandbox on `gateway_port`, with the dev keys in `folder`."""
+    return {
+        "alipay": {"gateway": f"http://127.0.0.1:{gateway_port}/gateway.do", "timeout": 5.0, "watch_interval": 0.5,
+                   "app_private_key": str(folder / "app_private.pem"),
+                   "alipay_public_key": str(folder / "sandbox_public.pem")},
+        "sandbox": {"port": gateway_port, "public_url": f"http://127.0.0.1:{gateway_port}",
+                    "private_key": str(folder / "sandbox_private.pem"),
+                    "app_public_key": str(folder / "app_public.pem"), "notify_schedule": "0.2,0.5,1,2"},
+    }

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from fresh import db, migrate  # noqa: E402
 from fresh.accounts import addresses, users  # noqa: E402
 from fresh.catalog.seed import seed_catalog  # noqa: E402
-from fresh.keys import ensure_dev_keys  # noqa: E402
+from fresh.keys import ensure_dev_keys, local_gateway_settings  # noqa: E402
 from fresh.payments.sandbox import make_sandbox_app  # noqa: E402
 from fresh.redis_client import create_redis  # noqa: E402
 from fresh.settings import load_settings  # noqa: E402
@@ -53,12 +53,7 @@ def make_settings(var: Path, shop_port: int, gateway_port: int):
         db={"name": DB_NAME},
         redis={"url": REDIS_URL},
         accounts={"argon2_time_cost": 1, "argon2_memory_kib": 8192, "argon2_parallelism": 1},
-        alipay={"gateway": f"http://127.0.0.1:{gateway_port}/gateway.do", "timeout": 5.0, "watch_interval": 0.5,
-                "app_private_key": str(keys / "app_private.pem"),
-                "alipay_public_key": str(keys / "sandbox_public.pem")},
-        sandbox={"port": gateway_port, "public_url": f"http://127.0.0.1:{gateway_port}",
-                 "private_key": str(keys / "sandbox_private.pem"), "app_public_key": str(keys / "app_public.pem"),
-                 "notify_schedule": "0.2,0.5,1,2"},
+        **local_gateway_settings(keys, gateway_port),
     )
 
 

@@ -15,7 +15,7 @@ from tornado.testing import bind_unused_port
 
 from fresh import db, migrate
 from fresh.catalog.cache import forget_local
-from fresh.keys import ensure_dev_keys
+from fresh.keys import ensure_dev_keys, local_gateway_settings
 from fresh.payments.sandbox import make_sandbox_app
 from fresh.redis_client import create_redis
 from fresh.settings import load_settings
@@ -66,16 +66,7 @@ def settings(tmp_path_factory, app_socket, gateway_socket):
     var = tmp_path_factory.mktemp("var")
     keys = var / "keys"
     ensure_dev_keys(keys)
-    gateway_port = gateway_socket[1]
-    return make_settings(
-        var, app_socket[1],
-        alipay={"gateway": f"http://127.0.0.1:{gateway_port}/gateway.do", "timeout": 5.0, "watch_interval": 0.5,
-                "app_private_key": str(keys / "app_private.pem"),
-                "alipay_public_key": str(keys / "sandbox_public.pem")},
-        sandbox={"port": gateway_port, "public_url": f"http://127.0.0.1:{gateway_port}",
-                 "private_key": str(keys / "sandbox_private.pem"), "app_public_key": str(keys / "app_public.pem"),
-                 "notify_schedule": "0.2,0.5,1,2"},
-    )
+    return make_settings(var, app_socket[1], **local_gateway_settings(keys, gateway_socket[1]))
 
 
 @pytest.fixture(scope="session")

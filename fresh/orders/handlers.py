@@ -69,9 +69,8 @@ class _OrderActionHandler(BaseHandler):
 
     ajax = True
     done_message = ""
-
-    async def act(self, order_id: str) -> None:
-        raise NotImplementedError
+    # The lifecycle function: async (pool, *, user_id, order_id); NotFound for others' orders, Conflict by status.
+    action = None
 
     @login_required
     async def post(self) -> None:
@@ -81,7 +80,7 @@ class _OrderActionHandler(BaseHandler):
         if not ORDER_ID_RE.match(order_id):
             raise NotFound("订单不存在", res=2)
         try:
-            await self.act(order_id)
+            await type(self).action(self.db, user_id=self.user_id, order_id=order_id)
         except NotFound:
             raise NotFound("订单不存在", res=2) from None
         self.reply(4, self.done_message, order_id=order_id)
@@ -89,16 +88,12 @@ class _OrderActionHandler(BaseHandler):
 
 class OrderCancelHandler(_OrderActionHandler):
     done_message = "订单已取消"
-
-    async def act(self, order_id: str) -> None:
-        await lifecycle.cancel_order(self.db, user_id=self.user_id, order_id=order_id)
+    action = lifecycle.cancel_order
 
 
 class OrderConfirmHandler(_OrderActionHandler):
     done_message = "已确认收货"
-
-    async def act(self, order_id: str) -> None:
-        await lifecycle.confirm_received(self.db, user_id=self.user_id, order_id=order_id)
+    action = lifecycle.confirm_received
 
 
 class OrderCommentHandler(BaseHandler):
