@@ -31,19 +31,11 @@ async def test_register_activate_login_add_address(page, settings, demo):
     await expect(page.locator(".top-links .who")).to_contain_text("zhang_san")
 
     await page.goto("/user/address")
-    await page.fill("#a-receiver", "张三")
-    await page.fill("#a-addr", "北京市朝阳区建国路88号")
-    await page.fill("#a-zip", "100022")
-    await page.fill("#a-phone", "13812345678")
-    await page.click("button:has-text('提交')")
+    await submit_address(page, "北京市朝阳区建国路88号", "100022")
     await expect(page.locator(".current-addr")).to_contain_text("建国路88号 （张三 收） 13812345678")
 
     # A second address, not the default: the confirmation page still preselects the first one.
-    await page.fill("#a-receiver", "张三")
-    await page.fill("#a-addr", "上海市浦东新区世纪大道100号")
-    await page.fill("#a-zip", "200120")
-    await page.fill("#a-phone", "13812345678")
-    await page.click("button:has-text('提交')")
+    await submit_address(page, "上海市浦东新区世纪大道100号", "200120")
     await expect(page.locator(".addr-list")).to_contain_text("世纪大道100号")
     await expect(page.locator(".current-addr")).to_contain_text("建国路88号")
 
@@ -62,3 +54,12 @@ async def test_register_activate_login_add_address(page, settings, demo):
     await expect(page.locator(".settle p")).to_have_text(
         ["共1件商品，总金额3.90元", "运费：10.00元", "实付款：13.90元"])
     await expect(page.locator("#order_btn")).to_be_enabled()
+
+
+async def submit_address(page, addr: str, zip_code: str) -> None:
+    """Fill the address page's form for 张三 and submit it."""
+    await page.fill("#a-receiver", "张三")
+    await page.fill("#a-addr", addr)
+    await page.fill("#a-zip", zip_code)
+    await page.fill("#a-phone", "13812345678")
+    await page.click("button:has-text('提交')")
