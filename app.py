@@ -8,7 +8,7 @@ import importlib
 import logging
 import signal
 
-from fresh import db
+from fresh import db, eventloop
 from fresh.redis_client import create_redis
 from fresh.settings import load_settings
 from fresh.web import make_app
@@ -69,4 +69,4 @@ async def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    eventloop.run(main())

@@ -14,6 +14,8 @@ import tornado.netutil
 import tornado.process
 import tornado.web
 
+from fresh import eventloop
+
 
 class GetHandler(tornado.web.RequestHandler):
     def get(self) -> None:
@@ -50,7 +52,7 @@ def main() -> None:
     sockets = tornado.netutil.bind_sockets(args.port, "127.0.0.1")
     if args.processes > 1:
         tornado.process.fork_processes(args.processes, max_restarts=0)
-    asyncio.run(serve(sockets))
+    eventloop.run(serve(sockets))
 
 
 if __name__ == "__main__":

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 
 import redis.asyncio as aioredis
 
 from bench.common import PYTHON, ROOT, progress
-from fresh import db
+from fresh import db, eventloop
 from fresh.accounts import addresses, users
 from fresh.settings import Settings
 
@@ -98,4 +97,4 @@ async def prepare(cfg: Settings, *, shoppers: int) -> tuple[list[dict], list[int
 
 
 def run(coro):
-    return asyncio.run(coro)
+    return eventloop.run(coro)

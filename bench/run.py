@@ -1,20 +1,20 @@
 """`make bench`: seed a bench database, start the ceilings and the shop, run every scenario, write BENCHMARKS.md.
 
 Everything runs against 127.0.0.1, each scenario bounded in time (BENCH_SECONDS) and count. Environment knobs:
-BENCH_SECONDS, BENCH_PROCESSES, BENCH_CONNECTIONS, BENCH_BUYERS, BENCH_WS_IDLE, BENCH_PAYMENTS, BENCH_ONLY
-(comma-separated scenario prefixes: catalog, cart, orders, ws, notify), BENCH_BASE_URL (an already running shop,
-e.g. nginx in front of several processes, using the same FRESH_DB_NAME and FRESH_REDIS_URL), BENCH_PROFILE=0.
+BENCH_SECONDS, BENCH_PROCESSES, BENCH_CONNECTIONS, BENCH_BUYERS, BENCH_WS_IDLE, BENCH_PAYMENTS, BENCH_NOTIFY_RATE,
+BENCH_ONLY (comma-separated scenario prefixes: catalog, cart, orders, ws, notify), BENCH_BASE_URL (an already running
+shop, e.g. nginx in front of several processes, using the same FRESH_DB_NAME and FRESH_REDIS_URL), BENCH_PROFILE=0.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import resource
 import sys
 import time
 
 from bench.common import LOGS, PYTHON, ROOT, VAR, Child, Options, Result, free_port, machine, progress
+from fresh import eventloop
 
 
 def configure_environment(opts: Options) -> None:
@@ -91,7 +91,7 @@ def main() -> int:
     info.update(started=time.strftime("%Y-%m-%d %H:%M:%S %Z"), seconds=opts.seconds, connections=opts.connections,
                 processes=opts.processes, fd_limit=fds, base_url=opts.base_url or "(started by the runner)")
     progress(f"{info['nproc']} CPUs ({info['cpu']}), {info['memory_gib']} GiB; commit {info['commit']}")
-    shoppers, sku_ids = asyncio.run(fixtures.prepare(cfg, shoppers=max(opts.buyers, 20)))
+    shoppers, sku_ids = eventloop.run(fixtures.prepare(cfg, shoppers=max(opts.buyers, 20)))
 
     results: list[Result] = []
     ceilings: dict[str, Result] = {}

@@ -12,6 +12,7 @@ from bench.client import Shopper
 from bench.common import Options, Result, progress
 from bench.fixtures import PASSWORD
 from bench.http import run_wrk, write_requests
+from fresh import eventloop
 from fresh.settings import Settings
 from fresh.web import PACKAGES
 
@@ -144,13 +145,13 @@ class Run:
         opts = self.opts
         get_lines = write_requests("bare_get", [("GET", "/get", "", "")])
         self.ceiling("get", run_wrk("ceiling: bare Tornado GET", self.bare_url, get_lines, opts))
-        cart_lines = asyncio.run(self.cart_lines())
+        cart_lines = eventloop.run(self.cart_lines())
         post_lines = write_requests("bare_post", [("POST", "/post", c, b) for _m, _p, c, b in cart_lines])
         self.ceiling("post", run_wrk("ceiling: bare Tornado POST form", self.bare_url, post_lines, opts))
         get = self.ceilings["get"]
         if opts.wants("catalog"):
             if route_exists("/"):
-                asyncio.run(Shopper(self.base_url).get("/"))  # fill the cache
+                eventloop.run(Shopper(self.base_url).get("/"))  # fill the cache
                 lines = write_requests("index", [("GET", "/", "", "")])
                 self.add(ratio(run_wrk("GET / (index, cached)", self.base_url, lines, opts), get,
                                name="bare GET", target=0.5))
@@ -190,18 +191,18 @@ class Run:
                 for kind in ("distinct SKUs", "hot SKU"):
                     self.add(unavailable(f"POST /order/commit {strategy}, {kind}", "route not in this tree"))
             return
-        hot = self.ceiling("mariadb", asyncio.run(ceilings.mariadb_hot_row(self.cfg, self.opts)))
+        hot = self.ceiling("mariadb", eventloop.run(ceilings.mariadb_hot_row(self.cfg, self.opts)))
         for strategy in STRATEGIES:
             self.use_shop(strategy)
             for kind in ("distinct", "hot"):
-                result = asyncio.run(orders.commit_scenario(self, strategy=strategy, kind=kind))
+                result = eventloop.run(orders.commit_scenario(self, strategy=strategy, kind=kind))
                 if kind == "hot":
                     ratio(result, hot, name="MariaDB hot row", target=0.25)
                     result.met = result.met and result.extra.get("oversell") == 0
                 else:
                     ratio(result, hot, name="MariaDB hot row", target=None)
                 self.add(result)
-            self.add(asyncio.run(orders.sellout_scenario(self, strategy=strategy)))
+            self.add(eventloop.run(orders.sellout_scenario(self, strategy=strategy)))
         self.use_shop("atomic")
 
     def websocket_scenarios(self) -> None:
@@ -216,10 +217,10 @@ class Run:
             return
         self.use_shop("atomic")
         if self.opts.wants("ws"):
-            self.add(asyncio.run(ws.idle_scenario(self)))
+            self.add(eventloop.run(ws.idle_scenario(self)))
         if self.opts.wants("notify"):
             if route_exists("/order/notify/alipay"):
-                self.add(asyncio.run(ws.notify_scenario(self)))
+                self.add(eventloop.run(ws.notify_scenario(self)))
             else:
                 self.add(unavailable("notify → browser latency", "POST /order/notify/alipay not in this tree",
                                      "p99 < 50 ms"))
@@ -237,14 +238,15 @@ class Run:
             from bench import orders
 
             self.use_shop("atomic")
-            profiles["orders"] = profile.profile_during(self, "POST /order/commit atomic, hot SKU", lambda: asyncio.run(
-                orders.commit_scenario(self, strategy="atomic", kind="hot")))
+            profiles["orders"] = profile.profile_during(
+                self, "POST /order/commit atomic, hot SKU",
+                lambda: eventloop.run(orders.commit_scenario(self, strategy="atomic", kind="hot")))
         if self.opts.wants("notify") and route_exists("/order/notify/alipay"):
             from bench import ws
 
             self.use_shop("atomic")
             seconds = max(3, round(self.opts.seconds))
-            asyncio.run(ws._orders(self, min(self.opts.payments, 300)))  # committed before sampling starts
-            profiles["notify"] = profile.profile_during(self, "notify → browser", lambda: asyncio.run(
+            eventloop.run(ws._orders(self, min(self.opts.payments, 300)))  # committed before sampling starts
+            profiles["notify"] = profile.profile_during(self, "notify → browser", lambda: eventloop.run(
                 ws.notify_scenario(self, count=min(self.opts.payments, 300))), seconds=seconds)
         self.profile = {k: v for k, v in profiles.items() if v}

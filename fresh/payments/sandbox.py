@@ -643,4 +643,6 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    from fresh.eventloop import run  # the loop the shop's processes run on
+
+    run(main())
