@@ -121,54 +121,85 @@ def new_idem_key() -> str:
     return secrets.token_urlsafe(24)
 
 
-# --- stock strategies: each takes `count` of one SKU inside the caller's transaction and returns the SKU row ------
+# --- stock strategies -------------------------------------------------------------------------------------------
+# Each takes the stock of every SKU of the order inside the caller's batched transaction. It is handed the
+# transaction's opening statements (order row, event, savepoint) to send with its first batch, and returns the SKU
+# rows (with the prices the lines are written at) and the statements still to run with the final batch (the
+# lines and the COMMIT). SKUs are always handled in ascending id order: two orders for (A,B) and (B,A) lock A
+# first, so they queue instead of deadlocking. Round trips: atomic 2, pessimistic 2, optimistic 3 (+1 per lost race).
 
-_SKU_READ = "SELECT id, name, price, stock, status FROM goods_sku WHERE id=%s"
-
-
-async def _read_sku(cur: aiomysql.Cursor, sku_id: int, *, lock: bool = False) -> dict | None:
-    await cur.execute(_SKU_READ + (" FOR UPDATE" if lock else ""), (sku_id,))
-    return await cur.fetchone()
-
-
-def _check(row: dict | None, sku_id: int, count: int) -> dict:
-    if row is None or row["status"] != 1:
-        raise _Gone(sku_id)
-    if row["stock"] < count:
-        raise _OutOfStock(row)
-    return row
+Statement = tuple[str, tuple | list | None]
 
 
-async def take_atomic(cur: aiomysql.Cursor, sku_id: int, count: int) -> dict:
-    # One statement checks and takes: the row lock it takes makes "stock>=count" true at the moment of the write.
-    taken = await cur.execute(
-        "UPDATE goods_sku SET stock=stock-%s, sales=sales+%s WHERE id=%s AND status=1 AND stock>=%s",
-        (count, count, sku_id, count),
-    )
-    row = await _read_sku(cur, sku_id)
-    if taken != 1:
-        _check(row, sku_id, count)
-        raise _OutOfStock(row)  # defensive: the row changed between the update and the read
-    return row
+def _sku_read(sku_ids: list[int], *, lock: bool = False) -> Statement:
+    marks = ",".join(["%s"] * len(sku_ids))
+    sql = f"SELECT id, name, price, stock, status FROM goods_sku WHERE id IN ({marks}) ORDER BY id"
+    return sql + (" FOR UPDATE" if lock else ""), sku_ids
 
 
-async def take_pessimistic(cur: aiomysql.Cursor, sku_id: int, count: int) -> dict:
-    # FOR UPDATE holds the row until commit, so no other order can take the stock between the check and the write.
-    row = _check(await _read_sku(cur, sku_id, lock=True), sku_id, count)
-    await cur.execute("UPDATE goods_sku SET stock=stock-%s, sales=sales+%s WHERE id=%s", (count, count, sku_id))
-    return row
+def _check(rows: dict[int, dict], counts: dict[int, int]) -> None:
+    """Raise for the first SKU (by id) that is gone, off sale or short of stock."""
+    for sku_id in sorted(counts):
+        row = rows.get(sku_id)
+        if row is None or row["status"] != 1:
+            raise _Gone(sku_id)
+        if row["stock"] < counts[sku_id]:
+            raise _OutOfStock(row)
 
 
-async def take_optimistic(cur: aiomysql.Cursor, sku_id: int, count: int) -> dict:
+def _by_id(rows: list[dict]) -> dict[int, dict]:
+    return {row["id"]: row for row in rows}
+
+
+async def take_atomic(tx: db.BatchedTransaction, opening: list[Statement],
+                      counts: dict[int, int]) -> tuple[dict, list[Statement]]:
+    # One conditional UPDATE per SKU checks and takes: the row lock it takes makes "stock>=count" true at the
+    # moment of the write. The read after it, in the same batch, gives the prices under that lock.
+    ids = sorted(counts)
+    updates = [("UPDATE goods_sku SET stock=stock-%s, sales=sales+%s WHERE id=%s AND status=1 AND stock>=%s",
+                (counts[i], counts[i], i, counts[i])) for i in ids]
+    outcomes = await tx.run(opening + updates + [_sku_read(ids)])
+    rows = _by_id(outcomes[-1].rows)
+    taken = outcomes[len(opening):-1]
+    for sku_id, outcome in zip(ids, taken, strict=True):
+        if outcome.rowcount != 1:
+            _check(rows, counts)
+            raise _OutOfStock(rows[sku_id])  # defensive: the row changed between the update and the read
+    return rows, []
+
+
+async def take_pessimistic(tx: db.BatchedTransaction, opening: list[Statement],
+                           counts: dict[int, int]) -> tuple[dict, list[Statement]]:
+    # FOR UPDATE holds the rows until commit, so no other order can take the stock between the check here and the
+    # write, which goes with the final batch.
+    ids = sorted(counts)
+    outcomes = await tx.run(opening + [_sku_read(ids, lock=True)])
+    rows = _by_id(outcomes[-1].rows)
+    _check(rows, counts)
+    updates = [("UPDATE goods_sku SET stock=stock-%s, sales=sales+%s WHERE id=%s", (counts[i], counts[i], i))
+               for i in ids]
+    return rows, updates
+
+
+async def take_optimistic(tx: db.BatchedTransaction, opening: list[Statement],
+                          counts: dict[int, int]) -> tuple[dict, list[Statement]]:
+    # The stock (and price) read is the version: the UPDATE matches only if no other order changed the row since.
+    # Each try also reads the rows again after its UPDATEs, so a lost race has the fresh versions at hand and the
+    # next try is one round trip (undo what this try took, the order row stays; update; read).
+    ids = sorted(counts)
+    rows = _by_id((await tx.run(opening + [_sku_read(ids)]))[-1].rows)
+    undo: list[Statement] = []
     for _ in range(OPTIMISTIC_TRIES):
-        row = _check(await _read_sku(cur, sku_id), sku_id, count)
-        # The stock (and price) read is the version: if another order changed it since, no row matches; read again.
-        taken = await cur.execute(
-            "UPDATE goods_sku SET stock=%s, sales=sales+%s WHERE id=%s AND stock=%s AND price=%s AND status=1",
-            (row["stock"] - count, count, sku_id, row["stock"], row["price"]),
-        )
-        if taken == 1:
-            return row
+        _check(rows, counts)
+        updates = [
+            ("UPDATE goods_sku SET stock=%s, sales=sales+%s WHERE id=%s AND stock=%s AND price=%s AND status=1",
+             (rows[i]["stock"] - counts[i], counts[i], i, rows[i]["stock"], rows[i]["price"])) for i in ids
+        ]
+        outcomes = await tx.run(undo + updates + [_sku_read(ids)])
+        if all(outcome.rowcount == 1 for outcome in outcomes[len(undo):-1]):
+            return rows, []
+        rows = _by_id(outcomes[-1].rows)
+        undo = [("ROLLBACK TO SAVEPOINT sp_goods", None)]
     raise _Contention()
 
 
@@ -177,49 +208,54 @@ TAKE = {"atomic": take_atomic, "pessimistic": take_pessimistic, "optimistic": ta
 
 # --- the transaction ----------------------------------------------------------------------------------------------
 
-async def _insert_order(cur, *, order_id, user_id, address, pay_method, transit_price, idem_key, expire_minutes):
-    try:
-        await cur.execute(
-            "INSERT INTO order_info (order_id, user_id, receiver, addr, zip_code, phone, pay_method, transit_price,"
-            " idem_key, created_at, expires_at)"
-            " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,UTC_TIMESTAMP(6),UTC_TIMESTAMP(6) + INTERVAL %s MINUTE)",
-            (order_id, user_id, address["receiver"], address["addr"], address["zip_code"], address["phone"],
-             pay_method, transit_price, idem_key, int(expire_minutes)),
-        )
-    except pymysql.err.IntegrityError as exc:
-        # Racing commits with one idem_key: the second INSERT waits on the first's unique-key lock, then fails here
-        # once the first commits (or succeeds if the first rolled back).
-        if exc.args and exc.args[0] == ER_DUP_ENTRY:
-            raise _Duplicate() from exc
-        if exc.args and exc.args[0] == ER_NO_REFERENCED_ROW:
-            raise NotLoggedIn() from exc
-        raise
+def _order_insert(*, order_id, user_id, address, pay_method, transit_price, idem_key, expire_minutes) -> Statement:
+    return (
+        "INSERT INTO order_info (order_id, user_id, receiver, addr, zip_code, phone, pay_method, transit_price,"
+        " idem_key, created_at, expires_at)"
+        " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,UTC_TIMESTAMP(6),UTC_TIMESTAMP(6) + INTERVAL %s MINUTE)",
+        (order_id, user_id, address["receiver"], address["addr"], address["zip_code"], address["phone"],
+         pay_method, transit_price, idem_key, int(expire_minutes)),
+    )
+
+
+def _lines_insert(order_id: str, counts: dict[int, int], rows: dict[int, dict]) -> Statement:
+    ids = sorted(counts)
+    values = ",".join(["(%s,%s,%s,%s)"] * len(ids))
+    args = [v for i in ids for v in (order_id, i, counts[i], rows[i]["price"])]
+    return f"INSERT INTO order_goods (order_id, sku_id, count, price) VALUES {values}", args
 
 
 async def _commit_once(pool, cfg: OrdersSettings, *, user_id, address, pay_method, counts, idem_key) -> str:
+    """One batched transaction: [BEGIN, order, event, SAVEPOINT, take stock] then [lines, totals, COMMIT].
+
+    A SKU short of stock or gone raises before the second batch, and the whole transaction (order row included)
+    is rolled back; the optimistic strategy rolls back to the savepoint between its tries."""
     take = TAKE[cfg.stock_strategy]
     order_id = new_order_id(user_id)
-    async with db.transaction(pool) as cur:
-        await _insert_order(cur, order_id=order_id, user_id=user_id, address=address, pay_method=pay_method,
-                            transit_price=cfg.transit_price, idem_key=idem_key, expire_minutes=cfg.expire_minutes)
-        await status.record_created(cur, order_id)
-        total_count, total_price = 0, Decimal("0.00")
-        # Not released on success: the COMMIT right after releases it, one round trip fewer.
-        async with db.savepoint(cur, "sp_goods", release=False):
-            # Ascending id order: two orders for (A,B) and (B,A) lock A first, so they queue instead of deadlocking.
-            for sku_id in sorted(counts):
-                count = counts[sku_id]
-                sku = await take(cur, sku_id, count)
-                await cur.execute(
-                    "INSERT INTO order_goods (order_id, sku_id, count, price) VALUES (%s,%s,%s,%s)",
-                    (order_id, sku_id, count, sku["price"]),
-                )
-                total_count += count
-                total_price += sku["price"] * count
-        await cur.execute(
-            "UPDATE order_info SET total_count=%s, total_price=%s WHERE order_id=%s",
-            (total_count, total_price, order_id),
-        )
+    opening = [
+        _order_insert(order_id=order_id, user_id=user_id, address=address, pay_method=pay_method,
+                      transit_price=cfg.transit_price, idem_key=idem_key, expire_minutes=cfg.expire_minutes),
+        status.created_event(order_id),
+        ("SAVEPOINT sp_goods", None),
+    ]
+    async with db.batched_transaction(pool) as tx:
+        try:
+            rows, pending = await take(tx, opening, counts)
+        except pymysql.err.IntegrityError as exc:
+            # Racing commits with one idem_key: the second INSERT waits on the first's unique-key lock, then fails
+            # here once the first commits (or succeeds if the first rolled back).
+            if exc.args and exc.args[0] == ER_DUP_ENTRY:
+                raise _Duplicate() from exc
+            if exc.args and exc.args[0] == ER_NO_REFERENCED_ROW:
+                raise NotLoggedIn() from exc
+            raise
+        total_count = sum(counts.values())
+        total_price = sum((rows[i]["price"] * n for i, n in counts.items()), Decimal("0.00"))
+        await tx.run(pending + [
+            _lines_insert(order_id, counts, rows),
+            ("UPDATE order_info SET total_count=%s, total_price=%s WHERE order_id=%s",
+             (total_count, total_price, order_id)),
+        ], commit=True)
     return order_id
 
 

@@ -79,8 +79,9 @@ async def transition(cur: aiomysql.Cursor, *, order_id: str, from_status: int, t
     return True
 
 
-async def record_created(cur: aiomysql.Cursor, order_id: str) -> None:
-    await cur.execute(
+def created_event(order_id: str) -> tuple[str, tuple]:
+    """The statement recording an order's creation (sent with the order's first batch)."""
+    return (
         "INSERT INTO order_events (order_id, from_status, to_status, source, detail) VALUES (%s,NULL,%s,'web',%s)",
         (order_id, int(OrderStatus.UNPAID), "下单"),
     )

@@ -1,0 +1,92 @@
+"""fresh.db's batches: several statements per round trip, errors mid-batch, and batched transactions."""
+
+from __future__ import annotations
+
+import pymysql
+import pytest
+
+from fresh import db
+
+TABLE = "batch_probe"
+
+
+@pytest.fixture
+async def probe(pool):
+    await db.execute(pool, f"CREATE TABLE IF NOT EXISTS {TABLE} (id INT PRIMARY KEY, v VARCHAR(20)) ENGINE=InnoDB")
+    await db.execute(pool, f"DELETE FROM {TABLE}")
+    yield
+    await db.execute(pool, f"DROP TABLE {TABLE}")
+
+
+async def rows(pool) -> list[tuple]:
+    return [(r["id"], r["v"]) for r in await db.fetchall(pool, f"SELECT id, v FROM {TABLE} ORDER BY id")]
+
+
+async def test_batch_runs_in_order_and_returns_each_result(pool, probe):
+    async with db.cursor(pool) as cur:
+        outcomes = await db.batch(cur, [
+            (f"INSERT INTO {TABLE} VALUES (%s,%s),(%s,%s)", (1, "a'; DROP TABLE x; --", 2, "b")),
+            (f"UPDATE {TABLE} SET v=%s WHERE id=%s", ("c", 2)),
+            (f"UPDATE {TABLE} SET v=%s WHERE id=%s", ("d", 99)),
+            (f"SELECT id, v FROM {TABLE} WHERE id IN (%s,%s) ORDER BY id", (1, 2)),
+        ])
+    assert [o.rowcount for o in outcomes[:3]] == [2, 1, 0]
+    # Parameters are escaped by the driver: the quote and semicolon in the value are data, not SQL.
+    assert outcomes[3].rows == [{"id": 1, "v": "a'; DROP TABLE x; --"}, {"id": 2, "v": "c"}]
+
+
+async def test_error_mid_batch_stops_there_and_leaves_the_connection_clean(pool, probe):
+    async with db.cursor(pool) as cur:
+        with pytest.raises(pymysql.err.IntegrityError):
+            await db.batch(cur, [
+                (f"INSERT INTO {TABLE} VALUES (%s,%s)", (1, "a")),
+                (f"INSERT INTO {TABLE} VALUES (%s,%s)", (1, "duplicate")),
+                (f"INSERT INTO {TABLE} VALUES (%s,%s)", (3, "never")),
+            ])
+        # The same connection answers its next statement normally.
+        await cur.execute("SELECT 41 + 1 AS n")
+        assert (await cur.fetchone()) == {"n": 42}
+    assert await rows(pool) == [(1, "a")]
+
+
+async def test_batched_transaction_commits_with_its_last_batch(pool, probe):
+    async with db.batched_transaction(pool) as tx:
+        first = await tx.run([(f"INSERT INTO {TABLE} VALUES (%s,%s)", (1, "a")),
+                              (f"SELECT COUNT(*) AS n FROM {TABLE}", None)])
+        assert first[1].rows == [{"n": 1}]
+        # Not visible outside before the commit.
+        assert await rows(pool) == []
+        await tx.run([(f"INSERT INTO {TABLE} VALUES (%s,%s)", (2, "b"))], commit=True)
+        assert await rows(pool) == [(1, "a"), (2, "b")]
+        with pytest.raises(RuntimeError):
+            await tx.run([("SELECT 1", None)])
+
+
+async def test_batched_transaction_commits_at_the_end_without_commit_flag(pool, probe):
+    async with db.batched_transaction(pool) as tx:
+        await tx.run([(f"INSERT INTO {TABLE} VALUES (%s,%s)", (1, "a"))])
+    assert await rows(pool) == [(1, "a")]
+
+
+@pytest.mark.parametrize("failure", ["python", "sql"])
+async def test_batched_transaction_rolls_back_everything(pool, probe, failure):
+    class Refused(Exception):
+        pass
+
+    with pytest.raises(Refused if failure == "python" else pymysql.err.IntegrityError):
+        async with db.batched_transaction(pool) as tx:
+            await tx.run([(f"INSERT INTO {TABLE} VALUES (%s,%s)", (1, "a")), ("SAVEPOINT sp", None),
+                          (f"INSERT INTO {TABLE} VALUES (%s,%s)", (2, "b"))])
+            if failure == "python":
+                raise Refused()
+            await tx.run([(f"INSERT INTO {TABLE} VALUES (%s,%s)", (2, "again"))], commit=True)
+    assert await rows(pool) == []
+
+
+async def test_rollback_to_savepoint_inside_a_batched_transaction(pool, probe):
+    async with db.batched_transaction(pool) as tx:
+        await tx.run([(f"INSERT INTO {TABLE} VALUES (%s,%s)", (1, "kept")), ("SAVEPOINT sp", None),
+                      (f"INSERT INTO {TABLE} VALUES (%s,%s)", (2, "undone"))])
+        await tx.run([("ROLLBACK TO SAVEPOINT sp", None), (f"INSERT INTO {TABLE} VALUES (%s,%s)", (3, "after"))],
+                     commit=True)
+    assert await rows(pool) == [(1, "kept"), (3, "after")]
