@@ -45,6 +45,8 @@ class Options:
     max_orders: int = field(default_factory=lambda: env_int("BENCH_MAX_ORDERS", 20_000))
     ws_idle: int = field(default_factory=lambda: env_int("BENCH_WS_IDLE", 10_000))
     payments: int = field(default_factory=lambda: env_int("BENCH_PAYMENTS", 1_000))
+    # Arrival rate of the paced notify scenario (payments per second), whose p99 is held to the 50 ms target.
+    notify_rate: int = field(default_factory=lambda: env_int("BENCH_NOTIFY_RATE", 100))
     base_url: str = field(default_factory=lambda: os.environ.get("BENCH_BASE_URL", "").rstrip("/"))
     db_name: str = field(default_factory=lambda: os.environ.get("FRESH_DB_NAME", "dailyfresh_bench"))
     redis_url: str = field(default_factory=lambda: os.environ.get("FRESH_REDIS_URL", "redis://127.0.0.1:6379/10"))

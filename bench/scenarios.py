@@ -220,6 +220,7 @@ class Run:
             self.add(eventloop.run(ws.idle_scenario(self)))
         if self.opts.wants("notify"):
             if route_exists("/order/notify/alipay"):
+                self.add(eventloop.run(ws.notify_scenario(self, rate=self.opts.notify_rate)))
                 self.add(eventloop.run(ws.notify_scenario(self)))
             else:
                 self.add(unavailable("notify → browser latency", "POST /order/notify/alipay not in this tree",
