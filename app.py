@@ -63,6 +63,7 @@ async def main(argv=None) -> None:
             await asyncio.wait_for(s.close_all_connections(), 5)
         except TimeoutError:
             log.warning("connections still open after 5 s; closing anyway")
+    app.close()
     pool.close()
     await pool.wait_closed()
     await redis.aclose()

@@ -141,6 +141,7 @@ async def app(settings, pool, redis, app_socket):
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     await server.close_all_connections()
+    application.close()
 
 
 @pytest.fixture(scope="session")

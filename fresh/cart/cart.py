@@ -19,6 +19,7 @@ from redis.commands.core import AsyncScript
 from fresh.catalog import goods
 from fresh.catalog.cache import version_key
 from fresh.errors import BadRequest, Conflict, NotFound, NotLoggedIn
+from fresh.redis_client import Lane, LaneScript
 from fresh.sessions import Session, session_key
 
 
@@ -156,8 +157,8 @@ _SCRIPTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _SOURCES = {"add": ADD_LUA, "update": UPDATE_LUA, "delete": DELETE_LUA, "merge": MERGE_LUA}
 
 
-def _script(redis: aioredis.Redis, name: str) -> AsyncScript:
-    """The script registered once per client (EVALSHA afterwards)."""
+def _script(redis: aioredis.Redis | Lane, name: str) -> AsyncScript | LaneScript:
+    """The script registered once per client, redis-py's or the lane (EVALSHA afterwards)."""
     scripts = _SCRIPTS.get(redis)
     if scripts is None:
         scripts = _SCRIPTS[redis] = {n: redis.register_script(src) for n, src in _SOURCES.items()}
@@ -235,7 +236,7 @@ async def load_lines(pool, redis: aioredis.Redis, session: Session | None) -> li
 
 # --- changes ---------------------------------------------------------------------------------------------
 
-async def add_to_cart(redis: aioredis.Redis, *, session: Session, sku_id: int, count: int, stock: int,
+async def add_to_cart(redis: aioredis.Redis | Lane, *, session: Session, sku_id: int, count: int, stock: int,
                       max_count: int, guest_ttl: int, version: str = "") -> int:
     """Add `count` of a SKU, capped at stock and max_count; return the cart's total count.
 

@@ -34,7 +34,8 @@ class CartAjaxHandler(BaseHandler):
 
 class CartAddHandler(CartAjaxHandler):
     """The hottest path: no MariaDB read per add (the SKU's stock comes from the catalog's per-process cache)
-    and one Redis round trip (the add script checks the session, the catalog version, caps and increments).
+    and one Redis round trip (the add script checks the session, the catalog version, caps and increments), sent
+    on the process's pipelined lane (fresh.redis_client.Lane) rather than through redis-py's pool.
 
     The cap at stock is advisory: the cached stock may be up to `cart.sku_cache_ttl` (5) seconds old when orders
     moved it meanwhile, so a cart may briefly hold a little more than is left (or refuse a little early; a
@@ -73,13 +74,13 @@ class CartAddHandler(CartAjaxHandler):
         args = dict(session=session, sku_id=sku_id, count=count, max_count=self.cfg.cart.max_count,
                     guest_ttl=self.cfg.cart.guest_ttl_days * 86400)
         try:
-            return await cart.add_to_cart(self.redis, stock=stock, version=version, **args)
+            return await cart.add_to_cart(self.redis_lane, stock=stock, version=version, **args)
         except cart.StaleStock:
             # The cached stock predates a catalog write: read it again. That read is current, so the second
             # try goes without the version check (only a write racing this very request could slip by).
             goods.forget_cart_sku(self.redis, sku_id)
             _, stock = await self.cached_stock(sku_id)
-            return await cart.add_to_cart(self.redis, stock=stock, **args)
+            return await cart.add_to_cart(self.redis_lane, stock=stock, **args)
 
 
 class CartUpdateHandler(CartAjaxHandler):

@@ -79,8 +79,10 @@ async def shop(request, pool, redis, tmp_path_factory):
     sock, port = bind_unused_port()
     cfg = make_settings(tmp_path_factory.mktemp(f"var-{request.param}"), port,
                         orders={"stock_strategy": request.param})
-    server = HTTPServer(make_app(cfg, pool=pool, redis=redis))
+    app = make_app(cfg, pool=pool, redis=redis)
+    server = HTTPServer(app)
     server.add_sockets([sock])
     yield f"http://127.0.0.1:{port}", cfg
     server.stop()
     await server.close_all_connections()
+    app.close()

@@ -43,6 +43,7 @@ async def stop_shop(app) -> None:
     if task:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+    app.close()
 
 
 @pytest.fixture
