@@ -22,6 +22,15 @@ def loop_name() -> str:
     return "uvloop" if wanted == "uvloop" else "asyncio"
 
 
+def policy() -> asyncio.AbstractEventLoopPolicy:
+    """The event loop policy of the chosen loop (for runners that make their own loops, such as pytest-asyncio)."""
+    if loop_name() == "uvloop":
+        import uvloop
+
+        return uvloop.EventLoopPolicy()
+    return asyncio.DefaultEventLoopPolicy()
+
+
 def run(main: Coroutine[Any, Any, Any]) -> Any:
     """asyncio.run(main) on the chosen loop."""
     if loop_name() == "uvloop":

@@ -13,7 +13,7 @@ from tornado.httpclient import AsyncHTTPClient
 from tornado.httpserver import HTTPServer
 from tornado.testing import bind_unused_port
 
-from fresh import db, migrate
+from fresh import db, eventloop, migrate
 from fresh.catalog.cache import forget_local
 from fresh.keys import ensure_dev_keys, local_gateway_settings
 from fresh.payments.sandbox import make_sandbox_app
@@ -21,6 +21,10 @@ from fresh.redis_client import create_redis
 from fresh.settings import load_settings
 from fresh.web import make_app
 from tests.helpers import Client, create_user
+
+# Tests run on the event loop the shop's processes run on (uvloop unless FRESH_EVENT_LOOP=asyncio): pytest-asyncio
+# makes its loops with the policy in force.
+asyncio.set_event_loop_policy(eventloop.policy())
 
 # Separate names let several test runs (or developers) share one machine without touching each other's data.
 TEST_DB = os.environ.get("FRESH_TEST_DB", "dailyfresh_test")
