@@ -181,6 +181,12 @@ class BaseHandler(tornado.web.RequestHandler):
             # The session ended (logout, expiry, user deactivated): the visitor is anonymous now.
             self.clear_cookie(sessions.COOKIE_NAME)
 
+    def compute_etag(self) -> str | None:
+        """No ETag on the shop's own responses: pages carry the visitor's name, cart count and a freshly masked
+        `_xsrf` field, so a hash of the body (SHA-1 over every byte, per request) would almost never let a 304
+        through. Static files keep theirs (StaticFileHandler)."""
+        return None
+
     def get_cookie(self, name: str, default: str | None = None) -> str | None:
         """Tornado's, without its SimpleCookie: building a Morsel (and quoting) per cookie per request showed on
         the hot paths; parse_cookie is what Tornado parses with, so the values are the same."""

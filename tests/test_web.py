@@ -70,3 +70,10 @@ async def test_metrics_are_prometheus_text(client):
     assert "# TYPE fresh_http_requests_total counter" in r.text
     assert 'fresh_http_requests_total{status="2xx"}' in r.text
     assert "# TYPE fresh_order_retries_total counter" in r.text
+
+
+async def test_pages_carry_no_etag_but_static_files_do(client):
+    page = await client.get("/")
+    assert page.code == 200 and "Etag" not in page.headers
+    css = await client.get("/static/css/base.css")
+    assert css.code == 200 and css.headers.get("Etag")
