@@ -72,6 +72,19 @@ class Lane:
     def register_script(self, source: str) -> LaneScript:
         return LaneScript(self, source)
 
+    # The few hash reads and writes of the hot paths, with redis-py's signatures and results, so the domain
+    # functions that use them take either client.
+
+    async def hgetall(self, name: str) -> dict[str, str]:
+        flat = await self.execute("HGETALL", name)
+        return dict(zip(flat[::2], flat[1::2], strict=True))
+
+    async def hmget(self, name: str, keys: list, *args: Any) -> list[str | None]:
+        return await self.execute("HMGET", name, *keys, *args)
+
+    async def hdel(self, name: str, *keys: Any) -> int:
+        return await self.execute("HDEL", name, *keys)
+
     def close(self) -> None:
         if self._conn is not None:
             self._conn.abort()

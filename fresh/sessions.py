@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
+from fresh.redis_client import Lane
+
 COOKIE_NAME = "sid"
 
 
@@ -67,7 +69,7 @@ async def create_session(
     return session
 
 
-async def load_session(redis: aioredis.Redis, claims: Session) -> Session | None:
+async def load_session(redis: aioredis.Redis | Lane, claims: Session) -> Session | None:
     """Return the stored session matching the cookie claims, or None when it ended or does not match."""
     return stored_session(claims, await redis.hgetall(session_key(claims.sid)))
 

@@ -176,7 +176,7 @@ class BaseHandler(tornado.web.RequestHandler):
         if not self.load_session:
             self.session = claims
             return
-        self.session = await sessions.load_session(self.redis, claims)
+        self.session = await sessions.load_session(self.redis_lane, claims)
         if self.session is None:
             # The session ended (logout, expiry, user deactivated): the visitor is anonymous now.
             self.clear_cookie(sessions.COOKIE_NAME)

@@ -96,6 +96,15 @@ async def test_unreachable_server_is_a_connection_error():
     lane.close()
 
 
+async def test_hash_helpers_answer_like_redis_py(lane, redis):
+    await redis.hset("lane:h", mapping={"a": "1", "b": "2"})
+    assert await lane.hgetall("lane:h") == await redis.hgetall("lane:h") == {"a": "1", "b": "2"}
+    assert await lane.hgetall("lane:missing") == {}
+    assert await lane.hmget("lane:h", ["b", "zz", "a"]) == await redis.hmget("lane:h", ["b", "zz", "a"])
+    assert await lane.hdel("lane:h", "a", "zz") == 1
+    assert await redis.hgetall("lane:h") == {"b": "2"}
+
+
 async def test_cancelled_caller_does_not_shift_the_replies(lane):
     slow = asyncio.ensure_future(lane.execute("ECHO", "cancelled"))
     slow.cancel()

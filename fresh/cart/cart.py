@@ -204,7 +204,7 @@ def parse_count_items(reply) -> int:
     return sum(int(v) for v in reply or () if v.isdigit())
 
 
-async def get_counts(redis: aioredis.Redis, *, user_id: int, sku_ids) -> dict[int, int]:
+async def get_counts(redis: aioredis.Redis | Lane, *, user_id: int, sku_ids) -> dict[int, int]:
     """Counts of the given SKUs in the user's cart; SKUs not in the cart are absent."""
     ids = [int(i) for i in sku_ids]
     if not ids:
@@ -306,7 +306,7 @@ async def merge_at_login(pool, redis: aioredis.Redis, *, old: Session | None, ne
     return await merge_guest_cart(redis, sid=old.sid, user_id=new.user_id, caps=caps)
 
 
-async def remove_skus(redis: aioredis.Redis, *, user_id: int, sku_ids) -> None:
+async def remove_skus(redis: aioredis.Redis | Lane, *, user_id: int, sku_ids) -> None:
     """Drop SKUs from the user's cart (after an order containing them was committed)."""
     ids = [int(i) for i in sku_ids]
     if ids:

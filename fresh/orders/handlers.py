@@ -45,7 +45,8 @@ class OrderCommitHandler(BaseHandler):
         form = place.clean_commit(addr_id=self.arg("addr_id"), pay_method=self.arg("pay_method"),
                                   sku_ids=self.get_arguments("sku_ids"), idem_key=self.arg("idem_key"))
         try:
-            order_id = await place.place_order(self.db, self.redis, self.cfg.orders, user_id=self.user_id, **form)
+            order_id = await place.place_order(self.db, self.redis_lane, self.cfg.orders, user_id=self.user_id,
+                                               **form)
         except DomainError as exc:
             place.COMMITS.inc(res=str(int(exc.res)))
             raise

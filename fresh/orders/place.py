@@ -22,6 +22,7 @@ from fresh.cart import cart
 from fresh.catalog import goods
 from fresh.errors import BadRequest, Conflict, NotFound, NotLoggedIn, Unavailable
 from fresh.orders import status
+from fresh.redis_client import Lane
 from fresh.settings import OrdersSettings
 
 log = logging.getLogger("fresh.orders")
@@ -268,7 +269,7 @@ async def find_by_idem_key(pool: aiomysql.Pool, *, user_id: int, idem_key: str |
     return row["order_id"] if row else None
 
 
-async def place_order(pool: aiomysql.Pool, redis: aioredis.Redis, cfg: OrdersSettings, *, user_id: int,
+async def place_order(pool: aiomysql.Pool, redis: aioredis.Redis | Lane, cfg: OrdersSettings, *, user_id: int,
                       addr_id: int, pay_method: int, sku_ids: list[int], idem_key: str | None) -> str:
     """Create an order for the given cart SKUs; return its order_id (the first one's for a repeated idem_key)."""
     if cfg.stock_strategy not in TAKE:
