@@ -12,10 +12,12 @@ sales moved by orders, comments. What each cache may show that is that old is sa
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 import weakref
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -69,6 +71,11 @@ class LocalCache:
             return None
         return entry[0], entry[2]
 
+    def expires_within(self, key, seconds: float) -> bool:
+        """Whether the entry (live or not) ends within `seconds`: time to refresh it ahead."""
+        entry = self._entries.get(key)
+        return entry is None or entry[1] - time.monotonic() < seconds
+
     def put(self, key, version: str, value: Any, ttl: float) -> None:
         if ttl <= 0:
             return
@@ -104,6 +111,29 @@ _IN_FLIGHT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def in_flight(redis: aioredis.Redis) -> dict:
     """Work in progress in this process (e.g. page renders), key -> future, so concurrent misses share it."""
     return _IN_FLIGHT.setdefault(redis, {})
+
+
+async def shared(redis: aioredis.Redis, key: Hashable, make: Callable[[], Awaitable[Any]]) -> Any:
+    """`await make()`, once per key at a time in this process: callers that arrive while it runs wait for the same
+    result (or exception) instead of repeating the work (a cold or just-expired entry under load)."""
+    running = in_flight(redis)
+    pending = running.get(key)
+    if pending is not None:
+        return await asyncio.shield(pending)
+    future = running[key] = asyncio.get_running_loop().create_future()
+    try:
+        result = await make()
+        future.set_result(result)
+        return result
+    except asyncio.CancelledError:
+        future.cancel()
+        raise
+    except Exception as exc:
+        future.set_exception(exc)
+        future.exception()  # retrieved here: waiters re-raise it, and nobody waiting is not an error
+        raise
+    finally:
+        del running[key]
 
 
 def forget_local(redis: aioredis.Redis) -> None:

@@ -6,6 +6,8 @@ Only SKUs on sale count as existing for shoppers. Every query of the detail and 
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
 from dataclasses import dataclass
 
@@ -13,9 +15,10 @@ import aiomysql
 import nh3
 
 from fresh import db
-from fresh.catalog.cache import catalog_version, local_cache, version_key
+from fresh.catalog.cache import catalog_version, in_flight, local_cache, shared, version_key
 from fresh.errors import NotFound
 
+log = logging.getLogger("fresh.catalog")
 SKU_COLUMNS = "s.id, s.type_id, s.goods_id, s.name, s.`desc`, s.price, s.unite, s.image, s.stock, s.sales, s.status"
 
 # ?sort= value -> (index, ORDER BY). Each index is (type_id, status, <sort column>) and InnoDB appends the primary
@@ -45,21 +48,40 @@ async def cart_sku(pool: aiomysql.Pool, redis, sku_id: int, *, ttl: float) -> tu
     Served from this process's cache: one MariaDB read per SKU per `ttl` seconds instead of one per add. The stock
     may be up to `ttl` seconds old (orders move it without invalidating); the caller must compare the returned
     version with `cache.version_key()` in the same Redis round trip as its change, so that catalog writes (which
-    invalidate) and a flushed Redis are never missed. Unknown and off-sale SKUs are not cached."""
+    invalidate) and a flushed Redis are never missed. Unknown and off-sale SKUs are not cached.
+
+    An entry in its last fifth is read again in the background while it keeps answering, so a SKU in steady demand
+    never misses; concurrent misses of one SKU share one read."""
     cache = local_cache(redis, "sku")
     hit = cache.entry(sku_id)
-    if hit is not None:
-        return hit
+    if hit is None:
+        return await shared(redis, ("cart_sku", sku_id), lambda: _read_cart_sku(pool, redis, sku_id, ttl))
+    if cache.expires_within(sku_id, ttl / 5) and ("cart_sku", sku_id) not in in_flight(redis):
+        refresh = asyncio.ensure_future(shared(redis, ("cart_sku", sku_id),
+                                               lambda: _read_cart_sku(pool, redis, sku_id, ttl)))
+        refresh.add_done_callback(_log_failed_refresh)
+    return hit
+
+
+def _log_failed_refresh(task: asyncio.Future) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("refreshing a cached SKU failed: %r", task.exception())
+
+
+async def _read_cart_sku(pool: aiomysql.Pool, redis, sku_id: int, ttl: float) -> tuple[str, dict | None]:
+    cache = local_cache(redis, "sku")
     # The stamp is read before the row, so a catalog write in between leaves an older stamp, never a newer one.
     version = await redis.get(version_key())
     row = await get_sku(pool, sku_id)
     if row is None:
-        return version or "", None  # nothing written for an unknown SKU
+        cache.forget(sku_id)  # gone or off sale since it was cached: nothing is kept for it
+        return version or "", None
     if version is None:
         # No stamp yet (first use, flushed Redis): create one, then read the row again under it.
         version = await catalog_version(redis)
         row = await get_sku(pool, sku_id)
         if row is None:
+            cache.forget(sku_id)
             return version, None
     facts = {"status": row["status"], "stock": row["stock"], "price": row["price"]}
     cache.put(sku_id, version, facts, ttl)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 
 from fresh import sessions
 from fresh.catalog import goods, history, index, pages
-from fresh.catalog.cache import VERSION_KEY, catalog_version, in_flight, local_cache
+from fresh.catalog.cache import VERSION_KEY, catalog_version, local_cache, shared
 from fresh.errors import NotFound
 from fresh.web import BaseHandler
 
@@ -81,26 +80,15 @@ class CatalogHandler(BaseHandler):
             return page
         # One render per page and version at a time: the other requests that miss meanwhile wait for it instead
         # of each running the same queries (a cold or just-invalidated page under load).
-        rendering = in_flight(self.redis)
-        pending = rendering.get((variant, version))
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future = rendering[(variant, version)] = asyncio.get_running_loop().create_future()
-        try:
-            ctx = await context()
-            html = self.render_string(template_name, **ctx, **pages.marked_context(logged_in=variant[-1]))
-            page = pages.Pieces.split(html.decode("utf-8"))
-            cache.put(variant, version, page, ttl)
-            future.set_result(page)
-        except asyncio.CancelledError:
-            future.cancel()
-            raise
-        except Exception as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved here: waiters re-raise it, and nobody waiting is not an error
-            raise
-        finally:
-            del rendering[(variant, version)]
+        return await shared(self.redis, (variant, version), lambda: self._render_piece(
+            template_name, variant, version, ttl, context))
+
+    async def _render_piece(self, template_name: str, variant: tuple, version: str, ttl: float,
+                            context: Callable[[], Awaitable[dict]]) -> pages.Pieces:
+        ctx = await context()
+        html = self.render_string(template_name, **ctx, **pages.marked_context(logged_in=variant[-1]))
+        page = pages.Pieces.split(html.decode("utf-8"))
+        local_cache(self.redis, "pages").put(variant, version, page, ttl)
         return page
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fresh import db
 from fresh.cart import cart
 from fresh.catalog import goods
-from fresh.catalog.cache import VERSION_KEY, invalidate_catalog
+from fresh.catalog.cache import VERSION_KEY, in_flight, invalidate_catalog
 from tests.cart.test_add import add
 
 
@@ -77,3 +79,42 @@ async def test_cache_entries_are_bounded_and_expire(redis):
     assert cache.get(2, "other") is None and cache.entry(2) is None  # a stale stamp drops the entry
     cache.put(4, "v", "d", ttl=0)  # ttl 0: not cached at all
     assert cache.entry(4) is None
+
+
+async def test_entry_in_its_last_fifth_is_refreshed_in_the_background(skus, pool, redis):
+    sku = skus["kiwi"]
+    goods.forget_cart_sku(redis)
+    _, facts = await goods.cart_sku(pool, redis, sku, ttl=1.0)
+    assert facts["stock"] == 30
+    await set_stock(pool, sku, 7)  # as an order would: no invalidation
+    _, facts = await goods.cart_sku(pool, redis, sku, ttl=1.0)
+    assert facts["stock"] == 30  # young entry: served as is, nothing read
+    await asyncio.sleep(0.85)
+    _, facts = await goods.cart_sku(pool, redis, sku, ttl=1.0)
+    assert facts["stock"] == 30  # still answers from the entry, and starts the refresh
+    await asyncio.sleep(0)  # the refresh task starts
+    assert ("cart_sku", sku) in in_flight(redis)
+    for _ in range(100):
+        if ("cart_sku", sku) not in in_flight(redis):
+            break
+        await asyncio.sleep(0.01)
+    await set_stock(pool, sku, 3)
+    await asyncio.sleep(0.3)  # past the old entry's deadline: a miss now would read 3
+    _, facts = await goods.cart_sku(pool, redis, sku, ttl=1.0)
+    assert facts["stock"] == 7  # the entry refreshed at 0.85 s answers
+
+
+async def test_concurrent_misses_share_one_read(skus, pool, redis, monkeypatch):
+    reads = []
+    real = goods.get_sku
+
+    async def counted(pool_, sku_id, **kw):
+        reads.append(sku_id)
+        return await real(pool_, sku_id, **kw)
+
+    monkeypatch.setattr(goods, "get_sku", counted)
+    goods.forget_cart_sku(redis)
+    await redis.set(VERSION_KEY, "v-test")
+    answers = await asyncio.gather(*(goods.cart_sku(pool, redis, skus["apple"], ttl=5.0) for _ in range(30)))
+    assert reads == [skus["apple"]]
+    assert {a[0] for a in answers} == {"v-test"} and all(a[1]["stock"] == answers[0][1]["stock"] for a in answers)
