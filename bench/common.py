@@ -39,6 +39,8 @@ class Options:
     processes: int = field(default_factory=lambda: env_int("BENCH_PROCESSES", 1))
     connections: int = field(default_factory=lambda: env_int("BENCH_CONNECTIONS", 50))
     wrk_threads: int = field(default_factory=lambda: env_int("BENCH_WRK_THREADS", 1))
+    # HTTP scenarios run in this many short rounds, each right after a round of their ceiling.
+    rounds: int = field(default_factory=lambda: max(1, env_int("BENCH_ROUNDS", 3)))
     # Upper bound on requests per scenario (time is the other bound).
     max_requests: int = field(default_factory=lambda: env_int("BENCH_MAX_REQUESTS", 200_000))
     buyers: int = field(default_factory=lambda: env_int("BENCH_BUYERS", 50))
@@ -76,6 +78,20 @@ class Result:
     note: str = ""
     extra: dict = field(default_factory=dict)
     available: bool = True
+
+
+def combine(scenario: str, runs: list[Result]) -> Result:
+    """Several runs of one scenario as one line: requests and time add up, p50 is the median run's, p99 the worst
+    run's (the runs' own percentiles, not recomputed over every request)."""
+    elapsed = sum(r.requests / r.rps for r in runs if r.rps)
+    requests = sum(r.requests for r in runs)
+    p50s = sorted(r.p50_ms for r in runs if r.p50_ms is not None)
+    p99s = [r.p99_ms for r in runs if r.p99_ms is not None]
+    first = runs[0]
+    return Result(scenario=scenario, rps=requests / elapsed if elapsed else None,
+                  p50_ms=p50s[len(p50s) // 2] if p50s else None, p99_ms=max(p99s) if p99s else None,
+                  requests=requests, errors=sum(r.errors for r in runs), unit=first.unit, note=first.note,
+                  extra=dict(runs[-1].extra, runs=len(runs)))
 
 
 def percentile(values: list[float], q: float) -> float | None:

@@ -44,7 +44,10 @@ def write(path: Path, *, info: dict, results: list[Result], ceilings: dict, note
         "Written by `make bench` (`python -m bench.run`); do not edit by hand — the runner rewrites this file.",
         "Every figure is measured against 127.0.0.1 on a freshly seeded database (`dailyfresh_bench`, Redis db 10)",
         "and set against a ceiling measured **in the same run on the same machine**, because these machines are",
-        "shared and noisy: the ratio is the figure to compare between runs, not the absolute rate.",
+        "shared and noisy: the ratio is the figure to compare between runs, not the absolute rate. Each HTTP",
+        "scenario runs in short rounds, each right after a round of its ceiling, and its ratio is the median of the",
+        "rounds' ratios; each stock strategy's order scenarios run between two measurements of the hot-row ceiling",
+        "and are compared with their mean.",
         "",
         "## Run",
         "",
@@ -52,8 +55,9 @@ def write(path: Path, *, info: dict, results: list[Result], ceilings: dict, note
         f" Python {info['python']}",
         f"- commit: `{info['commit']}`",
         f"- date: {info['started']} (whole run {info.get('elapsed', '?')})",
-        f"- load: wrk, {info['connections']} connections, {info['seconds']:g} s per scenario; the shop as"
-        f" {info['processes']} process(es) at {info['base_url']}; fd limit {info['fd_limit']}",
+        f"- load: wrk, {info['connections']} connections, {info['seconds']:g} s per scenario"
+        f" ({info.get('rounds', 1)} rounds for HTTP); the shop as {info['processes']} process(es) at"
+        f" {info['base_url']} on {info.get('event_loop', 'asyncio')}; fd limit {info['fd_limit']}",
         "",
         f"Targets met: **{len(met)} of {len(targets)}**"
         + (" (" + ", ".join(f"{r.scenario}: {_met(r).strip('*')}" for r in targets) + ")" if targets else ""),

@@ -1,9 +1,10 @@
 """`make bench`: seed a bench database, start the ceilings and the shop, run every scenario, write BENCHMARKS.md.
 
 Everything runs against 127.0.0.1, each scenario bounded in time (BENCH_SECONDS) and count. Environment knobs:
-BENCH_SECONDS, BENCH_PROCESSES, BENCH_CONNECTIONS, BENCH_BUYERS, BENCH_WS_IDLE, BENCH_PAYMENTS, BENCH_NOTIFY_RATE,
-BENCH_ONLY (comma-separated scenario prefixes: catalog, cart, orders, ws, notify), BENCH_BASE_URL (an already running
-shop, e.g. nginx in front of several processes, using the same FRESH_DB_NAME and FRESH_REDIS_URL), BENCH_PROFILE=0.
+BENCH_SECONDS, BENCH_ROUNDS, BENCH_PROCESSES, BENCH_CONNECTIONS, BENCH_BUYERS, BENCH_WS_IDLE, BENCH_PAYMENTS,
+BENCH_NOTIFY_RATE, BENCH_ONLY (comma-separated scenario prefixes: catalog, cart, orders, ws, notify), BENCH_BASE_URL
+(an already running shop, e.g. nginx in front of several processes, using the same FRESH_DB_NAME and
+FRESH_REDIS_URL), BENCH_PROFILE=0.
 """
 
 from __future__ import annotations
@@ -89,7 +90,8 @@ def main() -> int:
     cfg = load_settings()
     info = machine()
     info.update(started=time.strftime("%Y-%m-%d %H:%M:%S %Z"), seconds=opts.seconds, connections=opts.connections,
-                processes=opts.processes, fd_limit=fds, base_url=opts.base_url or "(started by the runner)")
+                processes=opts.processes, fd_limit=fds, base_url=opts.base_url or "(started by the runner)",
+                rounds=opts.rounds, event_loop=eventloop.loop_name())
     progress(f"{info['nproc']} CPUs ({info['cpu']}), {info['memory_gib']} GiB; commit {info['commit']}")
     shoppers, sku_ids = eventloop.run(fixtures.prepare(cfg, shoppers=max(opts.buyers, 20)))
 

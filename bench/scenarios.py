@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import importlib
 import re
+import statistics
 from dataclasses import dataclass, field
 
 from bench import ceilings, profile
 from bench.client import Shopper
-from bench.common import Options, Result, progress
+from bench.common import Options, Result, combine, progress
 from bench.fixtures import PASSWORD
 from bench.http import run_wrk, write_requests
 from fresh import eventloop
@@ -35,10 +36,13 @@ def route_exists(path: str) -> bool:
     return False
 
 
-def ratio(result: Result, ceiling: Result | None, *, name: str, target: float | None) -> Result:
+def ratio(result: Result, ceiling: Result | None, *, name: str, target: float | None,
+          value: float | None = None) -> Result:
+    """Set the result's ratio to its ceiling (`value` when the caller computed it round by round) and whether it
+    meets `target`."""
     if ceiling is not None and ceiling.rps and result.rps is not None:
         result.ceiling = name
-        result.ratio = result.rps / ceiling.rps
+        result.ratio = value if value is not None else result.rps / ceiling.rps
         if target is not None:
             result.target = f"≥ {target:.0%} of {name}"
             result.met = result.ratio >= target and result.errors == 0
@@ -65,6 +69,7 @@ class Run:
     profile: dict = field(default_factory=dict)
     sessions: list[Shopper] = field(default_factory=list)
     paid: set = field(default_factory=set)
+    http_ceilings: dict = field(default_factory=dict)
 
     # --- plumbing ------------------------------------------------------------------------------------------
 
@@ -143,34 +148,50 @@ class Run:
 
     def http_scenarios(self) -> None:
         opts = self.opts
-        get_lines = write_requests("bare_get", [("GET", "/get", "", "")])
-        self.ceiling("get", run_wrk("ceiling: bare Tornado GET", self.bare_url, get_lines, opts))
         cart_lines = eventloop.run(self.cart_lines())
-        post_lines = write_requests("bare_post", [("POST", "/post", c, b) for _m, _p, c, b in cart_lines])
-        self.ceiling("post", run_wrk("ceiling: bare Tornado POST form", self.bare_url, post_lines, opts))
-        get = self.ceilings["get"]
+        self.http_ceilings = {
+            "get": ("ceiling: bare Tornado GET", write_requests("bare_get", [("GET", "/get", "", "")])),
+            "post": ("ceiling: bare Tornado POST form",
+                     write_requests("bare_post", [("POST", "/post", c, b) for _m, _p, c, b in cart_lines])),
+        }
         if opts.wants("catalog"):
             if route_exists("/"):
                 eventloop.run(Shopper(self.base_url).get("/"))  # fill the cache
                 lines = write_requests("index", [("GET", "/", "", "")])
-                self.add(ratio(run_wrk("GET / (index, cached)", self.base_url, lines, opts), get,
-                               name="bare GET", target=0.5))
+                self.add(self.paired("GET / (index, cached)", lines, ceiling="get", name="bare GET", target=0.5))
             else:
                 self.add(unavailable("GET / (index, cached)", "route not in this tree", "≥ 50% of bare GET"))
             if route_exists("/goods/1"):
                 seeded = self.sku_ids[:30]
                 lines = write_requests("detail", [("GET", f"/goods/{i}", "", "") for i in seeded])
-                self.add(ratio(run_wrk("GET /goods/<id> (detail)", self.base_url, lines, opts), get,
-                               name="bare GET", target=0.5))
+                self.add(self.paired("GET /goods/<id> (detail)", lines, ceiling="get", name="bare GET", target=0.5))
             else:
                 self.add(unavailable("GET /goods/<id> (detail)", "route not in this tree", "≥ 50% of bare GET"))
         if opts.wants("cart"):
             if route_exists("/cart/add"):
                 lines = write_requests("cart_add", cart_lines)
-                result = run_wrk("POST /cart/add (logged in)", self.base_url, lines, opts)
-                self.add(ratio(result, self.ceilings["post"], name="bare POST", target=0.5))
+                self.add(self.paired("POST /cart/add (logged in)", lines, ceiling="post", name="bare POST",
+                                     target=0.5))
             else:
                 self.add(unavailable("POST /cart/add (logged in)", "route not in this tree", "≥ 50% of bare POST"))
+
+    def paired(self, scenario: str, lines, *, ceiling: str, name: str, target: float) -> Result:
+        """The scenario in `opts.rounds` short runs, each right after a run of its ceiling, so that each pair sees
+        the machine in the same moment (other work on a shared machine comes and goes within seconds). The ratio
+        is the median of the rounds' ratios; rates add up over the rounds (bench.common.combine)."""
+        label, ceiling_lines = self.http_ceilings[ceiling]
+        seconds = max(1.0, self.opts.seconds / self.opts.rounds)
+        pairs = []
+        for _ in range(self.opts.rounds):
+            pairs.append((run_wrk(label, self.bare_url, ceiling_lines, self.opts, seconds=seconds),
+                          run_wrk(scenario, self.base_url, lines, self.opts, seconds=seconds)))
+        bare = self.ceiling(f"{ceiling}: {scenario}", combine(f"{label}, paired with {scenario}",
+                                                               [c for c, _ in pairs]))
+        result = combine(scenario, [r for _, r in pairs])
+        rounds = [r.rps / c.rps for c, r in pairs if r.rps and c.rps]
+        result.note = (f"{len(pairs)} rounds of {seconds:g} s; ratio per round "
+                       + ", ".join(f"{x:.0%}" for x in rounds) + " (median counts)")
+        return ratio(result, bare, name=name, target=target, value=statistics.median(rounds) if rounds else None)
 
     async def cart_lines(self) -> list[tuple[str, str, str, str]]:
         """POST /cart/add requests of 20 logged-in shoppers over every SKU, count 1 (far from any cap)."""
@@ -191,16 +212,20 @@ class Run:
                 for kind in ("distinct SKUs", "hot SKU"):
                     self.add(unavailable(f"POST /order/commit {strategy}, {kind}", "route not in this tree"))
             return
-        hot = self.ceiling("mariadb", eventloop.run(ceilings.mariadb_hot_row(self.cfg, self.opts)))
         for strategy in STRATEGIES:
             self.use_shop(strategy)
-            for kind in ("distinct", "hot"):
-                result = eventloop.run(orders.commit_scenario(self, strategy=strategy, kind=kind))
+            # The hot-row ceiling is measured right before and right after this strategy's runs; their mean is
+            # what the strategy's figures are compared with.
+            around = [eventloop.run(ceilings.mariadb_hot_row(self.cfg, self.opts))]
+            results = [eventloop.run(orders.commit_scenario(self, strategy=strategy, kind=kind))
+                       for kind in ("distinct", "hot")]
+            around.append(eventloop.run(ceilings.mariadb_hot_row(self.cfg, self.opts)))
+            hot = self.ceiling(f"mariadb: {strategy}", combine(
+                f"{around[0].scenario}, before and after the {strategy} runs", around))
+            for kind, result in zip(("distinct", "hot"), results, strict=True):
+                ratio(result, hot, name="MariaDB hot row", target=0.25 if kind == "hot" else None)
                 if kind == "hot":
-                    ratio(result, hot, name="MariaDB hot row", target=0.25)
                     result.met = result.met and result.extra.get("oversell") == 0
-                else:
-                    ratio(result, hot, name="MariaDB hot row", target=None)
                 self.add(result)
             self.add(eventloop.run(orders.sellout_scenario(self, strategy=strategy)))
         self.use_shop("atomic")
