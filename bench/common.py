@@ -35,7 +35,7 @@ def env_float(name: str, default: float) -> float:
 class Options:
     """Knobs, all from the environment so `make bench BENCH_SECONDS=10` works."""
 
-    seconds: float = field(default_factory=lambda: env_float("BENCH_SECONDS", 3.0))
+    seconds: float = field(default_factory=lambda: env_float("BENCH_SECONDS", 6.0))
     processes: int = field(default_factory=lambda: env_int("BENCH_PROCESSES", 1))
     connections: int = field(default_factory=lambda: env_int("BENCH_CONNECTIONS", 50))
     wrk_threads: int = field(default_factory=lambda: env_int("BENCH_WRK_THREADS", 1))

@@ -181,6 +181,9 @@ class Run:
         is the median of the rounds' ratios; rates add up over the rounds (bench.common.combine)."""
         label, ceiling_lines = self.http_ceilings[ceiling]
         seconds = max(1.0, self.opts.seconds / self.opts.rounds)
+        # Unmeasured warm-up of both: caches filled, connections and pools opened.
+        run_wrk(label, self.bare_url, ceiling_lines, self.opts, seconds=1)
+        run_wrk(scenario, self.base_url, lines, self.opts, seconds=1)
         pairs = []
         for _ in range(self.opts.rounds):
             pairs.append((run_wrk(label, self.bare_url, ceiling_lines, self.opts, seconds=seconds),
