@@ -40,6 +40,7 @@ OPTIMISTIC_TRIES = 3
 CONTENTION_BUDGET = 5.0
 ER_DUP_ENTRY = 1062
 ER_NO_REFERENCED_ROW = 1452
+ER_TAKE_REFUSED = 30001  # signalled by the atomic take when a SKU's conditional UPDATE matched no row
 
 
 class CommitRes(enum.IntEnum):
@@ -124,10 +125,11 @@ def new_idem_key() -> str:
 
 # --- stock strategies -------------------------------------------------------------------------------------------
 # Each takes the stock of every SKU of the order inside the caller's batched transaction. It is handed the
-# transaction's opening statements (order row, event, savepoint) to send with its first batch, and returns the SKU
-# rows (with the prices the lines are written at) and the statements still to run with the final batch (the
-# lines and the COMMIT). SKUs are always handled in ascending id order: two orders for (A,B) and (B,A) lock A
-# first, so they queue instead of deadlocking. Round trips: atomic 2, pessimistic 2, optimistic 3 (+1 per lost race).
+# transaction's opening statements (order row, event, savepoint) to send with its first batch, and returns the
+# statements still to run with the final batch (which also writes the lines and commits). SKUs are always handled in
+# ascending id order: two orders for (A,B) and (B,A) lock A first, so they queue instead of deadlocking. Round
+# trips: atomic 1, pessimistic 2, optimistic 3 (+1 per lost race). By the time the lines are written, this
+# transaction holds every SKU row locked, so the lines read the prices from the rows themselves.
 
 Statement = tuple[str, tuple | list | None]
 
@@ -153,37 +155,45 @@ def _by_id(rows: list[dict]) -> dict[int, dict]:
 
 
 async def take_atomic(tx: db.BatchedTransaction, opening: list[Statement],
-                      counts: dict[int, int]) -> tuple[dict, list[Statement]]:
+                      counts: dict[int, int]) -> list[Statement]:
     # One conditional UPDATE per SKU checks and takes: the row lock it takes makes "stock>=count" true at the
-    # moment of the write. The read after it, in the same batch, gives the prices under that lock.
+    # moment of the write. Each UPDATE is followed, in one compound statement, by a SIGNAL when it matched no row,
+    # which stops the batch before its COMMIT: the whole order goes in the final batch, a single round trip, and
+    # the rows stay locked only while the server runs it. A refusal is turned into its answer by _refused().
+    parts, args = [], []
+    for sku_id in sorted(counts):
+        parts.append("UPDATE goods_sku SET stock=stock-%s, sales=sales+%s WHERE id=%s AND status=1 AND stock>=%s;"
+                     f" IF ROW_COUNT() <> 1 THEN SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO={ER_TAKE_REFUSED},"
+                     " MESSAGE_TEXT=%s; END IF;")
+        args += [counts[sku_id], counts[sku_id], sku_id, counts[sku_id], str(sku_id)]
+    return [*opening, ("BEGIN NOT ATOMIC " + " ".join(parts) + " END", args)]
+
+
+async def _refused(tx: db.BatchedTransaction, counts: dict[int, int], sku_id: int) -> Exception:
+    """Why the atomic take of `sku_id` matched no row: gone, off sale or short of stock (read after the fact)."""
     ids = sorted(counts)
-    updates = [("UPDATE goods_sku SET stock=stock-%s, sales=sales+%s WHERE id=%s AND status=1 AND stock>=%s",
-                (counts[i], counts[i], i, counts[i])) for i in ids]
-    outcomes = await tx.run(opening + updates + [_sku_read(ids)])
-    rows = _by_id(outcomes[-1].rows)
-    taken = outcomes[len(opening):-1]
-    for sku_id, outcome in zip(ids, taken, strict=True):
-        if outcome.rowcount != 1:
-            _check(rows, counts)
-            raise _OutOfStock(rows[sku_id])  # defensive: the row changed between the update and the read
-    return rows, []
+    rows = _by_id((await tx.run([_sku_read(ids)]))[0].rows)
+    try:
+        _check(rows, counts)
+    except (_Gone, _OutOfStock) as exc:
+        return exc
+    return _OutOfStock(rows[sku_id])  # the stock came back between the refusal and the read
 
 
 async def take_pessimistic(tx: db.BatchedTransaction, opening: list[Statement],
-                           counts: dict[int, int]) -> tuple[dict, list[Statement]]:
+                           counts: dict[int, int]) -> list[Statement]:
     # FOR UPDATE holds the rows until commit, so no other order can take the stock between the check here and the
     # write, which goes with the final batch.
     ids = sorted(counts)
     outcomes = await tx.run(opening + [_sku_read(ids, lock=True)])
     rows = _by_id(outcomes[-1].rows)
     _check(rows, counts)
-    updates = [("UPDATE goods_sku SET stock=stock-%s, sales=sales+%s WHERE id=%s", (counts[i], counts[i], i))
-               for i in ids]
-    return rows, updates
+    return [("UPDATE goods_sku SET stock=stock-%s, sales=sales+%s WHERE id=%s", (counts[i], counts[i], i))
+            for i in ids]
 
 
 async def take_optimistic(tx: db.BatchedTransaction, opening: list[Statement],
-                          counts: dict[int, int]) -> tuple[dict, list[Statement]]:
+                          counts: dict[int, int]) -> list[Statement]:
     # The stock (and price) read is the version: the UPDATE matches only if no other order changed the row since.
     # Each try also reads the rows again after its UPDATEs, so a lost race has the fresh versions at hand and the
     # next try is one round trip (undo what this try took, the order row stays; update; read).
@@ -198,7 +208,7 @@ async def take_optimistic(tx: db.BatchedTransaction, opening: list[Statement],
         ]
         outcomes = await tx.run(undo + updates + [_sku_read(ids)])
         if all(outcome.rowcount == 1 for outcome in outcomes[len(undo):-1]):
-            return rows, []
+            return []
         rows = _by_id(outcomes[-1].rows)
         undo = [("ROLLBACK TO SAVEPOINT sp_goods", None)]
     raise _Contention()
@@ -219,15 +229,19 @@ def _order_insert(*, order_id, user_id, address, pay_method, transit_price, idem
     )
 
 
-def _lines_insert(order_id: str, counts: dict[int, int], rows: dict[int, dict]) -> Statement:
+def _lines_insert(order_id: str, counts: dict[int, int]) -> Statement:
+    """The order's lines at the prices in the SKU rows, which the transaction holds locked by now."""
     ids = sorted(counts)
-    values = ",".join(["(%s,%s,%s,%s)"] * len(ids))
-    args = [v for i in ids for v in (order_id, i, counts[i], rows[i]["price"])]
-    return f"INSERT INTO order_goods (order_id, sku_id, count, price) VALUES {values}", args
+    cases = " ".join(["WHEN %s THEN %s"] * len(ids))
+    marks = ",".join(["%s"] * len(ids))
+    return (f"INSERT INTO order_goods (order_id, sku_id, count, price)"
+            f" SELECT %s, id, CASE id {cases} END, price FROM goods_sku WHERE id IN ({marks})",
+            [order_id, *(v for i in ids for v in (i, counts[i])), *ids])
 
 
 async def _commit_once(pool, cfg: OrdersSettings, *, user_id, address, pay_method, counts, idem_key) -> str:
-    """One batched transaction: [BEGIN, order, event, SAVEPOINT, take stock] then [lines, totals, COMMIT].
+    """One batched transaction: [BEGIN, order, event, SAVEPOINT, take stock] and [lines, totals, COMMIT], in one
+    batch or two as the strategy needs.
 
     A SKU short of stock or gone raises before the second batch, and the whole transaction (order row included)
     is rolled back; the optimistic strategy rolls back to the savepoint between its tries."""
@@ -241,7 +255,13 @@ async def _commit_once(pool, cfg: OrdersSettings, *, user_id, address, pay_metho
     ]
     async with db.batched_transaction(pool) as tx:
         try:
-            rows, pending = await take(tx, opening, counts)
+            pending = await take(tx, opening, counts)
+            await tx.run(pending + [
+                _lines_insert(order_id, counts),
+                ("UPDATE order_info SET total_count=%s,"
+                 " total_price=(SELECT SUM(count * price) FROM order_goods WHERE order_id=%s) WHERE order_id=%s",
+                 (sum(counts.values()), order_id, order_id)),
+            ], commit=True)
         except pymysql.err.IntegrityError as exc:
             # Racing commits with one idem_key: the second INSERT waits on the first's unique-key lock, then fails
             # here once the first commits (or succeeds if the first rolled back).
@@ -250,13 +270,10 @@ async def _commit_once(pool, cfg: OrdersSettings, *, user_id, address, pay_metho
             if exc.args and exc.args[0] == ER_NO_REFERENCED_ROW:
                 raise NotLoggedIn() from exc
             raise
-        total_count = sum(counts.values())
-        total_price = sum((rows[i]["price"] * n for i, n in counts.items()), Decimal("0.00"))
-        await tx.run(pending + [
-            _lines_insert(order_id, counts, rows),
-            ("UPDATE order_info SET total_count=%s, total_price=%s WHERE order_id=%s",
-             (total_count, total_price, order_id)),
-        ], commit=True)
+        except pymysql.err.OperationalError as exc:
+            if exc.args and exc.args[0] == ER_TAKE_REFUSED:
+                raise await _refused(tx, counts, int(exc.args[1])) from None
+            raise
     return order_id
 
 
