@@ -23,7 +23,9 @@ async def test_app_serves_and_stops_on_sigterm(settings):
     sock, port = bind_unused_port()
     sock.close()
     env = dict(os.environ, FRESH_MODE="test", FRESH_DB_NAME=settings.db.name, FRESH_REDIS_URL=settings.redis.url,
-               FRESH_VAR_DIR=str(settings.var_path), FRESH_WEB_COOKIE_SECRET=settings.web.cookie_secret)
+               FRESH_VAR_DIR=str(settings.var_path), FRESH_WEB_COOKIE_SECRET=settings.web.cookie_secret,
+               FRESH_ALIPAY_APP_PRIVATE_KEY=str(settings.alipay.app_private_key),
+               FRESH_ALIPAY_ALIPAY_PUBLIC_KEY=str(settings.alipay.alipay_public_key))
     proc = await asyncio.create_subprocess_exec(
         sys.executable, str(ROOT / "app.py"), "--port", str(port), cwd=str(ROOT), env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)

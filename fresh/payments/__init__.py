@@ -6,7 +6,7 @@ The local sandbox gateway (sandbox.py) is an outside party and is not imported h
 from tornado.web import url
 
 from fresh.payments import handlers as h
-from fresh.payments.pay import close_trade_before_expiry
+from fresh.payments.pay import close_trade_before_expiry, prepare_client
 from fresh.payments.watcher import watch_payments
 
 ROUTES = [
@@ -19,4 +19,4 @@ ROUTES = [
 
 HOOKS = {"order_expiring": close_trade_before_expiry}
 
-BACKGROUND = [watch_payments]
+BACKGROUND = [prepare_client, watch_payments]

@@ -16,6 +16,7 @@ from tornado.websocket import websocket_connect
 
 from fresh import db
 from fresh.orders.expiry import expire_orders
+from fresh.payments.pay import get_client, prepare_client
 from fresh.payments.watcher import watch_once
 from fresh.web import make_app
 from tests.conftest import make_settings
@@ -310,3 +311,21 @@ def test_amount_is_goods_plus_transit():
     from fresh.payments.pay import order_amount
 
     assert order_amount({"total_price": Decimal("21.00"), "transit_price": Decimal("10.00")}) == Decimal("31.00")
+
+
+async def test_client_is_built_ahead_at_start_up(shop):
+    shop._alipay_client = None
+    await prepare_client(shop)
+    assert shop._alipay_client is not None and get_client(shop) is shop._alipay_client
+
+
+async def test_client_that_cannot_be_built_is_reported_at_start_up(pool, redis, tmp_path, keys_dir, sandbox,
+                                                                   caplog):
+    app = await start_shop(pool, redis, tmp_path / "b", keys_dir, sandbox)
+    try:
+        app.cfg = make_settings(tmp_path / "c", 1, alipay=dict(app_private_key=str(tmp_path / "missing.pem")))
+        await prepare_client(app)  # does not raise: the process serves everything else
+        assert getattr(app, "_alipay_client", None) is None
+        assert "could not be built" in caplog.text
+    finally:
+        await stop_shop(app)
