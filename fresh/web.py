@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib
+import itertools
 import logging
 import secrets
 import time
@@ -126,6 +127,16 @@ def log_request(handler: tornado.web.RequestHandler) -> None:
     ))
 
 
+# Request ids only need to be unique, not unguessable: a random prefix per process and a counter (the system
+# random source per request showed in the profiles of the hot paths).
+_REQUEST_PREFIX = secrets.token_hex(4)
+_REQUEST_COUNTER = itertools.count(1)
+
+
+def new_request_id() -> str:
+    return f"{_REQUEST_PREFIX}{next(_REQUEST_COUNTER):08x}"
+
+
 def is_safe_next(target: str | None) -> bool:
     """Only paths on this site: no scheme, no host, no protocol-relative or backslash tricks."""
     if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
@@ -147,7 +158,7 @@ class BaseHandler(tornado.web.RequestHandler):
 
     def initialize(self) -> None:
         self.session: sessions.Session | None = None
-        self.request_id = self.request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
+        self.request_id = self.request.headers.get("X-Request-Id", "")[:64] or new_request_id()
 
     @property
     def cfg(self) -> Settings:

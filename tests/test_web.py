@@ -77,3 +77,11 @@ async def test_pages_carry_no_etag_but_static_files_do(client):
     assert page.code == 200 and "Etag" not in page.headers
     css = await client.get("/static/css/base.css")
     assert css.code == 200 and css.headers.get("Etag")
+
+
+async def test_each_response_has_its_own_request_id_or_the_callers(client):
+    first, second = await client.get("/healthz"), await client.get("/healthz")
+    ids = {first.headers["X-Request-Id"], second.headers["X-Request-Id"]}
+    assert len(ids) == 2 and all(len(i) == 16 for i in ids)
+    echoed = await client.get("/healthz", headers={"X-Request-Id": "from-nginx-42"})
+    assert echoed.headers["X-Request-Id"] == "from-nginx-42"
