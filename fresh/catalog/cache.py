@@ -13,6 +13,8 @@ sales moved by orders, comments. What each cache may show that is that old is sa
 from __future__ import annotations
 
 import asyncio
+import logging
+import random
 import secrets
 import time
 import weakref
@@ -22,6 +24,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+log = logging.getLogger("fresh.catalog")
 VERSION_KEY = "cache:catalog:version"
 
 
@@ -134,6 +137,26 @@ async def shared(redis: aioredis.Redis, key: Hashable, make: Callable[[], Awaita
         raise
     finally:
         del running[key]
+
+
+def refresh_in_background(redis: aioredis.Redis, key: Hashable, make: Callable[[], Awaitable[Any]]) -> None:
+    """Run `make()` through shared() in the background unless it is already running: an entry in its last stretch
+    is rebuilt while it keeps answering, so an entry in steady demand never misses. A failure is logged (the entry
+    then simply expires and the next request rebuilds it)."""
+    if key in in_flight(redis):
+        return
+    asyncio.ensure_future(shared(redis, key, make)).add_done_callback(_log_failed_refresh)
+
+
+def _log_failed_refresh(task: asyncio.Future) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("refreshing a cached entry failed: %r", task.exception())
+
+
+def spread(ttl: float) -> float:
+    """A lifetime between 80% and 100% of `ttl`, so entries filled together (a cold start, an invalidation) do not
+    all expire, and get rebuilt, in the same moment."""
+    return ttl * random.uniform(0.8, 1.0)
 
 
 def forget_local(redis: aioredis.Redis) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from fresh import sessions
 from fresh.catalog import goods, history, index, pages
-from fresh.catalog.cache import VERSION_KEY, catalog_version, local_cache, shared
+from fresh.catalog.cache import VERSION_KEY, catalog_version, local_cache, refresh_in_background, shared, spread
 from fresh.errors import NotFound
 from fresh.web import BaseHandler
 
@@ -76,19 +76,23 @@ class CatalogHandler(BaseHandler):
         cache = local_cache(self.redis, "pages")
         variant = (*key, self.current_user is not None)
         page = cache.get(variant, version)
+        render = lambda: self._render_piece(template_name, variant, version, ttl, context)  # noqa: E731
         if page is not None:
+            # In its last fifth the page is rendered again in the background while this one keeps answering, so a
+            # page in steady demand never makes a visitor wait for its render.
+            if cache.expires_within(variant, ttl / 5):
+                refresh_in_background(self.redis, (variant, version), render)
             return page
         # One render per page and version at a time: the other requests that miss meanwhile wait for it instead
         # of each running the same queries (a cold or just-invalidated page under load).
-        return await shared(self.redis, (variant, version), lambda: self._render_piece(
-            template_name, variant, version, ttl, context))
+        return await shared(self.redis, (variant, version), render)
 
     async def _render_piece(self, template_name: str, variant: tuple, version: str, ttl: float,
                             context: Callable[[], Awaitable[dict]]) -> pages.Pieces:
         ctx = await context()
         html = self.render_string(template_name, **ctx, **pages.marked_context(logged_in=variant[-1]))
         page = pages.Pieces.split(html.decode("utf-8"))
-        local_cache(self.redis, "pages").put(variant, version, page, ttl)
+        local_cache(self.redis, "pages").put(variant, version, page, spread(ttl))
         return page
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 
 from fresh import db, sessions
-from fresh.catalog.cache import VERSION_KEY, local_cache
+from fresh.catalog.cache import VERSION_KEY, in_flight, local_cache
 from fresh.catalog.history import get_history_ids
 from fresh.catalog.index import INDEX_KEY, invalidate_index
 from tests.cart.conftest import session_of
@@ -136,3 +138,22 @@ async def test_concurrent_misses_share_one_render(demo, new_client, redis):
     assert len({body(r.text) for r in replies}) == 1
     missing = await asyncio.gather(*(c.get("/goods/999999") for c in clients[:5]))
     assert {r.code for r in missing} == {404}
+
+
+async def test_page_in_its_last_fifth_is_rendered_again_in_the_background(demo, client, pool, redis, settings):
+    assert "大兴大棚草莓" in (await client.get("/goods/1")).text
+    pages = local_cache(redis, "pages")
+    variant = next(k for k in pages._entries if k[:2] == ("detail", 1))
+    # Age the entry into its last fifth (page_cache_ttl is 5 s): it answers, and starts a render behind itself.
+    version, _, page = pages._entries[variant]
+    pages._entries[variant] = (version, time.monotonic() + 0.3, page)
+    await db.execute(pool, "UPDATE goods_sku SET name='新名草莓' WHERE id=1")  # no invalidation, as an order would
+    assert "大兴大棚草莓" in (await client.get("/goods/1")).text
+    for _ in range(200):
+        if not in_flight(redis):
+            break
+        await asyncio.sleep(0.01)
+    await db.execute(pool, "UPDATE goods_sku SET name='第三个名字' WHERE id=1")
+    await asyncio.sleep(0.35)  # past the old entry's deadline: a miss now would render the third name
+    text = (await client.get("/goods/1")).text
+    assert "新名草莓" in text and "第三个名字" not in text
