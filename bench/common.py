@@ -39,8 +39,8 @@ class Options:
     processes: int = field(default_factory=lambda: env_int("BENCH_PROCESSES", 1))
     connections: int = field(default_factory=lambda: env_int("BENCH_CONNECTIONS", 50))
     wrk_threads: int = field(default_factory=lambda: env_int("BENCH_WRK_THREADS", 1))
-    # HTTP scenarios run in this many short rounds, each right after a round of their ceiling.
-    rounds: int = field(default_factory=lambda: max(1, env_int("BENCH_ROUNDS", 3)))
+    # HTTP scenarios run in this many short rounds (2 s at least), each right after a round of their ceiling.
+    rounds: int = field(default_factory=lambda: max(1, env_int("BENCH_ROUNDS", 5)))
     # Upper bound on requests per scenario (time is the other bound).
     max_requests: int = field(default_factory=lambda: env_int("BENCH_MAX_REQUESTS", 200_000))
     buyers: int = field(default_factory=lambda: env_int("BENCH_BUYERS", 50))

@@ -180,7 +180,7 @@ class Run:
         the machine in the same moment (other work on a shared machine comes and goes within seconds). The ratio
         is the median of the rounds' ratios; rates add up over the rounds (bench.common.combine)."""
         label, ceiling_lines = self.http_ceilings[ceiling]
-        seconds = max(1.0, self.opts.seconds / self.opts.rounds)
+        seconds = max(2.0, self.opts.seconds / self.opts.rounds)
         # Unmeasured warm-up of both: caches filled, connections and pools opened.
         run_wrk(label, self.bare_url, ceiling_lines, self.opts, seconds=1)
         run_wrk(scenario, self.base_url, lines, self.opts, seconds=1)
