@@ -20,7 +20,7 @@ def _met(result: Result) -> str:
 def _row(r: Result) -> str:
     if not r.available:
         return f"| {r.scenario} | — | — | — | — | — | {r.target or '—'} | not available: {r.note} |"
-    ratio = f"{r.ratio:.0%} of {r.ceiling}" if r.ratio is not None else "—"
+    ratio = f"{r.ratio:.1%} of {r.ceiling}" if r.ratio is not None else "—"
     target = r.target or "—"
     verdict = _met(r)
     note = "; ".join(x for x in (f"{r.errors} errors" if r.errors else "", r.note) if x)

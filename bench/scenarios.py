@@ -82,7 +82,7 @@ class Run:
         parts = [f"{result.rps:,.0f} {result.unit}" if result.rps is not None else "",
                  f"p50 {result.p50_ms:.1f} ms" if result.p50_ms is not None else "",
                  f"p99 {result.p99_ms:.1f} ms" if result.p99_ms is not None else "",
-                 f"{result.ratio:.0%} of {result.ceiling}" if result.ratio is not None else "",
+                 f"{result.ratio:.1%} of {result.ceiling}" if result.ratio is not None else "",
                  f"{result.errors} errors" if result.errors else "",
                  {True: "target met", False: "target NOT met", None: ""}[result.met]]
         progress(f"{result.scenario}: " + ", ".join(p for p in parts if p))
