@@ -170,11 +170,13 @@ async def take_atomic(tx: db.BatchedTransaction, opening: list[Statement],
 
 
 async def _refused(tx: db.BatchedTransaction, counts: dict[int, int], sku_id: int) -> Exception:
-    """Why the atomic take of `sku_id` matched no row: gone, off sale or short of stock (read after the fact)."""
-    ids = sorted(counts)
-    rows = _by_id((await tx.run([_sku_read(ids)]))[0].rows)
+    """Why the atomic take of `sku_id` matched no row: gone, off sale or short of stock (read after the fact).
+
+    Only that SKU is read and judged: the SKUs before it were taken by this transaction, whose own decrements
+    it would see, and the compound statement stopped at the first refusal, in id order."""
+    rows = _by_id((await tx.run([_sku_read([sku_id])]))[0].rows)
     try:
-        _check(rows, counts)
+        _check(rows, {sku_id: counts[sku_id]})
     except (_Gone, _OutOfStock) as exc:
         return exc
     return _OutOfStock(rows[sku_id])  # the stock came back between the refusal and the read
@@ -207,9 +209,15 @@ async def take_optimistic(tx: db.BatchedTransaction, opening: list[Statement],
              (rows[i]["stock"] - counts[i], counts[i], i, rows[i]["stock"], rows[i]["price"])) for i in ids
         ]
         outcomes = await tx.run(undo + updates + [_sku_read(ids)])
-        if all(outcome.rowcount == 1 for outcome in outcomes[len(undo):-1]):
+        taken = [i for i, outcome in zip(ids, outcomes[len(undo):-1], strict=True) if outcome.rowcount == 1]
+        if len(taken) == len(ids):
             return []
         rows = _by_id(outcomes[-1].rows)
+        # The read sees this try's own takes, which the next try undoes first: judge the rows as they will be then
+        # (this transaction holds those rows locked, so nobody else moved them).
+        for sku_id in taken:
+            if sku_id in rows:
+                rows[sku_id] = {**rows[sku_id], "stock": rows[sku_id]["stock"] + counts[sku_id]}
         undo = [("ROLLBACK TO SAVEPOINT sp_goods", None)]
     raise _Contention()
 

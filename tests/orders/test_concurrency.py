@@ -129,3 +129,31 @@ async def test_double_commit_with_one_idem_key(pool, shop, catalog, make_buyer):
     assert len({r.json()["order_id"] for r in replies}) == 1
     assert await count(pool, "order_info") == 1
     assert (await sku_row(pool, sku))["stock"] == 2
+
+
+async def test_refusal_names_the_short_sku_not_one_this_order_took(pool, shop, catalog, make_buyer):
+    base_url, _cfg = shop
+    exact = await catalog("刚好够", stock=2)  # taken first (lower id): its stock reads 0 inside the transaction
+    short = await catalog("不够", stock=1)
+    buyer = await make_buyer("alice_01", {exact: 2, short: 3}, base_url)
+    r = await buyer["client"].post("/order/commit", commit_form(buyer, [exact, short]), ajax=True)
+    assert (r.code, r.json()["res"], r.json()["sku_id"]) == (409, 6, short)
+    assert (await sku_row(pool, exact))["stock"] == 2 and (await sku_row(pool, short))["stock"] == 1
+
+
+async def test_order_taking_all_of_one_sku_while_others_race_for_another(pool, shop, catalog, make_buyer):
+    # The optimistic strategy's lost races on `busy` must not count this order's own take of `exact` against it.
+    base_url, _cfg = shop
+    exact = await catalog("刚好够", stock=2)
+    busy = await catalog("抢购", stock=1000)
+    buyer = await make_buyer("alice_01", {exact: 2, busy: 1}, base_url)
+    others = await make_buyers(make_buyer, 30, {busy: 1}, base_url)
+    replies = await asyncio.gather(
+        buyer["client"].post("/order/commit", commit_form(buyer, [exact, busy]), ajax=True),
+        *(b["client"].post("/order/commit", commit_form(b, [busy]), ajax=True) for b in others),
+    )
+    assert all(r.json()["res"] in (5, 7) for r in replies), [r.json() for r in replies]
+    mine = replies[0].json()
+    assert mine["res"] == 5 or (mine["res"] == 7 and "sku_id" not in mine), mine
+    row = await sku_row(pool, exact)
+    assert row["stock"] + row["sales"] == 2 and row["stock"] in (0, 2)
