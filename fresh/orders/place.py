@@ -40,7 +40,9 @@ OPTIMISTIC_TRIES = 3
 CONTENTION_BUDGET = 5.0
 ER_DUP_ENTRY = 1062
 ER_NO_REFERENCED_ROW = 1452
-ER_TAKE_REFUSED = 30001  # signalled by the atomic take when a SKU's conditional UPDATE matched no row
+# SIGNALled by the compound statements of the stock strategies (their message is the SKU id).
+ER_TAKE_REFUSED = 30001  # atomic: the conditional UPDATE found the SKU off sale or short of stock
+ER_LOST_RACE = 30002  # optimistic: another order changed the row since it was read
 
 
 class CommitRes(enum.IntEnum):
@@ -124,12 +126,16 @@ def new_idem_key() -> str:
 
 
 # --- stock strategies -------------------------------------------------------------------------------------------
-# Each takes the stock of every SKU of the order inside the caller's batched transaction. It is handed the
-# transaction's opening statements (order row, event, savepoint) to send with its first batch, and returns the
-# statements still to run with the final batch (which also writes the lines and commits). SKUs are always handled in
-# ascending id order: two orders for (A,B) and (B,A) lock A first, so they queue instead of deadlocking. Round
-# trips: atomic 1, pessimistic 2, optimistic 3 (+1 per lost race). By the time the lines are written, this
-# transaction holds every SKU row locked, so the lines read the prices from the rows themselves.
+# Each takes the stock of every SKU of the order inside the caller's batched transaction and commits it. It is handed
+# the transaction's opening statements (order row, event, savepoint), to send with its first batch, and its closing
+# ones (the lines, the totals), to send with the COMMIT once the stock is taken. SKUs are always handled in ascending
+# id order: two orders for (A,B) and (B,A) lock A first, so they queue instead of deadlocking. By the time the lines
+# are written this transaction holds every SKU row locked, so the lines read the prices from the rows themselves.
+#
+# Where the decision can be made by the server (atomic, and optimistic's version check), the conditional UPDATEs run
+# inside one compound statement that SIGNALs when one of them matches no row: the batch stops there, before its
+# COMMIT, and the rows are never held locked across a round trip to the shop. Round trips: atomic 1, pessimistic 2
+# (it reads and checks in the shop while holding the rows), optimistic 2, +2 per lost race.
 
 Statement = tuple[str, tuple | list | None]
 
@@ -154,71 +160,77 @@ def _by_id(rows: list[dict]) -> dict[int, dict]:
     return {row["id"]: row for row in rows}
 
 
-async def take_atomic(tx: db.BatchedTransaction, opening: list[Statement],
-                      counts: dict[int, int]) -> list[Statement]:
-    # One conditional UPDATE per SKU checks and takes: the row lock it takes makes "stock>=count" true at the
-    # moment of the write. Each UPDATE is followed, in one compound statement, by a SIGNAL when it matched no row,
-    # which stops the batch before its COMMIT: the whole order goes in the final batch, a single round trip, and
-    # the rows stay locked only while the server runs it. A refusal is turned into its answer by _refused().
+def _all_or_signal(updates: list[tuple[Statement, int]], errno: int) -> Statement:
+    """(UPDATE, sku_id) pairs as one compound statement that SIGNALs `errno`, with the SKU id as its message, at the
+    first UPDATE that matches no row (the ones before it stay done, for the caller to undo or roll back)."""
     parts, args = [], []
-    for sku_id in sorted(counts):
-        parts.append("UPDATE goods_sku SET stock=stock-%s, sales=sales+%s WHERE id=%s AND status=1 AND stock>=%s;"
-                     f" IF ROW_COUNT() <> 1 THEN SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO={ER_TAKE_REFUSED},"
+    for (sql, values), sku_id in updates:
+        parts.append(f"{sql}; IF ROW_COUNT() <> 1 THEN SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO={errno},"
                      " MESSAGE_TEXT=%s; END IF;")
-        args += [counts[sku_id], counts[sku_id], sku_id, counts[sku_id], str(sku_id)]
-    return [*opening, ("BEGIN NOT ATOMIC " + " ".join(parts) + " END", args)]
+        args += [*values, str(sku_id)]
+    return "BEGIN NOT ATOMIC " + " ".join(parts) + " END", args
 
 
-async def _refused(tx: db.BatchedTransaction, counts: dict[int, int], sku_id: int) -> Exception:
-    """Why the atomic take of `sku_id` matched no row: gone, off sale or short of stock (read after the fact).
+def _signalled(exc: Exception, errno: int) -> int | None:
+    """The SKU id a compound statement SIGNALled with `errno`, or None for any other error."""
+    if isinstance(exc, pymysql.err.OperationalError) and exc.args and exc.args[0] == errno:
+        return int(exc.args[1])
+    return None
 
-    Only that SKU is read and judged: the SKUs before it were taken by this transaction, whose own decrements
-    it would see, and the compound statement stopped at the first refusal, in id order."""
-    rows = _by_id((await tx.run([_sku_read([sku_id])]))[0].rows)
+
+async def take_atomic(tx: db.BatchedTransaction, opening: list[Statement], closing: list[Statement],
+                      counts: dict[int, int]) -> None:
+    # One conditional UPDATE per SKU checks and takes: the row lock it takes makes "stock>=count" true at the
+    # moment of the write. The whole order is one batch.
+    ids = sorted(counts)
+    take = _all_or_signal([(("UPDATE goods_sku SET stock=stock-%s, sales=sales+%s WHERE id=%s AND status=1"
+                              " AND stock>=%s", (counts[i], counts[i], i, counts[i])), i) for i in ids],
+                          ER_TAKE_REFUSED)
     try:
+        await tx.run([*opening, take, *closing], commit=True)
+    except pymysql.err.OperationalError as exc:
+        sku_id = _signalled(exc, ER_TAKE_REFUSED)
+        if sku_id is None:
+            raise
+        # Only the refused SKU is read and judged: the ones before it were taken by this transaction, which would
+        # see its own decrements.
+        rows = _by_id((await tx.run([_sku_read([sku_id])]))[0].rows)
         _check(rows, {sku_id: counts[sku_id]})
-    except (_Gone, _OutOfStock) as exc:
-        return exc
-    return _OutOfStock(rows[sku_id])  # the stock came back between the refusal and the read
+        raise _OutOfStock(rows[sku_id]) from None  # the stock came back between the refusal and the read
 
 
-async def take_pessimistic(tx: db.BatchedTransaction, opening: list[Statement],
-                           counts: dict[int, int]) -> list[Statement]:
+async def take_pessimistic(tx: db.BatchedTransaction, opening: list[Statement], closing: list[Statement],
+                           counts: dict[int, int]) -> None:
     # FOR UPDATE holds the rows until commit, so no other order can take the stock between the check here and the
-    # write, which goes with the final batch.
+    # write, which goes with the COMMIT.
     ids = sorted(counts)
-    outcomes = await tx.run(opening + [_sku_read(ids, lock=True)])
-    rows = _by_id(outcomes[-1].rows)
+    rows = _by_id((await tx.run([*opening, _sku_read(ids, lock=True)]))[-1].rows)
     _check(rows, counts)
-    return [("UPDATE goods_sku SET stock=stock-%s, sales=sales+%s WHERE id=%s", (counts[i], counts[i], i))
-            for i in ids]
+    updates = [("UPDATE goods_sku SET stock=stock-%s, sales=sales+%s WHERE id=%s", (counts[i], counts[i], i))
+               for i in ids]
+    await tx.run([*updates, *closing], commit=True)
 
 
-async def take_optimistic(tx: db.BatchedTransaction, opening: list[Statement],
-                          counts: dict[int, int]) -> list[Statement]:
-    # The stock (and price) read is the version: the UPDATE matches only if no other order changed the row since.
-    # Each try also reads the rows again after its UPDATEs, so a lost race has the fresh versions at hand and the
-    # next try is one round trip (undo what this try took, the order row stays; update; read).
+async def take_optimistic(tx: db.BatchedTransaction, opening: list[Statement], closing: list[Statement],
+                          counts: dict[int, int]) -> None:
+    # The stock (and price) read is the version: each UPDATE matches only if no other order changed its row since.
+    # A lost race SIGNALs, so the batch stops before its COMMIT; what that try took is undone (the order row stays)
+    # and the rows are read again.
     ids = sorted(counts)
-    rows = _by_id((await tx.run(opening + [_sku_read(ids)]))[-1].rows)
-    undo: list[Statement] = []
+    rows = _by_id((await tx.run([*opening, _sku_read(ids)]))[-1].rows)
     for _ in range(OPTIMISTIC_TRIES):
         _check(rows, counts)
-        updates = [
-            ("UPDATE goods_sku SET stock=%s, sales=sales+%s WHERE id=%s AND stock=%s AND price=%s AND status=1",
-             (rows[i]["stock"] - counts[i], counts[i], i, rows[i]["stock"], rows[i]["price"])) for i in ids
-        ]
-        outcomes = await tx.run(undo + updates + [_sku_read(ids)])
-        taken = [i for i, outcome in zip(ids, outcomes[len(undo):-1], strict=True) if outcome.rowcount == 1]
-        if len(taken) == len(ids):
-            return []
-        rows = _by_id(outcomes[-1].rows)
-        # The read sees this try's own takes, which the next try undoes first: judge the rows as they will be then
-        # (this transaction holds those rows locked, so nobody else moved them).
-        for sku_id in taken:
-            if sku_id in rows:
-                rows[sku_id] = {**rows[sku_id], "stock": rows[sku_id]["stock"] + counts[sku_id]}
-        undo = [("ROLLBACK TO SAVEPOINT sp_goods", None)]
+        take = _all_or_signal([(("UPDATE goods_sku SET stock=%s, sales=sales+%s WHERE id=%s AND stock=%s"
+                                 " AND price=%s AND status=1",
+                                 (rows[i]["stock"] - counts[i], counts[i], i, rows[i]["stock"], rows[i]["price"])), i)
+                               for i in ids], ER_LOST_RACE)
+        try:
+            await tx.run([take, *closing], commit=True)
+            return
+        except pymysql.err.OperationalError as exc:
+            if _signalled(exc, ER_LOST_RACE) is None:
+                raise
+        rows = _by_id((await tx.run([("ROLLBACK TO SAVEPOINT sp_goods", None), _sku_read(ids)]))[-1].rows)
     raise _Contention()
 
 
@@ -248,11 +260,11 @@ def _lines_insert(order_id: str, counts: dict[int, int]) -> Statement:
 
 
 async def _commit_once(pool, cfg: OrdersSettings, *, user_id, address, pay_method, counts, idem_key) -> str:
-    """One batched transaction: [BEGIN, order, event, SAVEPOINT, take stock] and [lines, totals, COMMIT], in one
-    batch or two as the strategy needs.
+    """One batched transaction: [BEGIN, order, event, SAVEPOINT], the stock taken, [lines, totals, COMMIT], in as
+    few batches as the strategy allows.
 
-    A SKU short of stock or gone raises before the second batch, and the whole transaction (order row included)
-    is rolled back; the optimistic strategy rolls back to the savepoint between its tries."""
+    A SKU short of stock or gone raises before the COMMIT, and the whole transaction (order row included) is rolled
+    back; the optimistic strategy rolls back to the savepoint between its tries."""
     take = TAKE[cfg.stock_strategy]
     order_id = new_order_id(user_id)
     opening = [
@@ -261,15 +273,15 @@ async def _commit_once(pool, cfg: OrdersSettings, *, user_id, address, pay_metho
         status.created_event(order_id),
         ("SAVEPOINT sp_goods", None),
     ]
+    closing = [
+        _lines_insert(order_id, counts),
+        ("UPDATE order_info SET total_count=%s,"
+         " total_price=(SELECT SUM(count * price) FROM order_goods WHERE order_id=%s) WHERE order_id=%s",
+         (sum(counts.values()), order_id, order_id)),
+    ]
     async with db.batched_transaction(pool) as tx:
         try:
-            pending = await take(tx, opening, counts)
-            await tx.run(pending + [
-                _lines_insert(order_id, counts),
-                ("UPDATE order_info SET total_count=%s,"
-                 " total_price=(SELECT SUM(count * price) FROM order_goods WHERE order_id=%s) WHERE order_id=%s",
-                 (sum(counts.values()), order_id, order_id)),
-            ], commit=True)
+            await take(tx, opening, closing, counts)
         except pymysql.err.IntegrityError as exc:
             # Racing commits with one idem_key: the second INSERT waits on the first's unique-key lock, then fails
             # here once the first commits (or succeeds if the first rolled back).
@@ -277,10 +289,6 @@ async def _commit_once(pool, cfg: OrdersSettings, *, user_id, address, pay_metho
                 raise _Duplicate() from exc
             if exc.args and exc.args[0] == ER_NO_REFERENCED_ROW:
                 raise NotLoggedIn() from exc
-            raise
-        except pymysql.err.OperationalError as exc:
-            if exc.args and exc.args[0] == ER_TAKE_REFUSED:
-                raise await _refused(tx, counts, int(exc.args[1])) from None
             raise
     return order_id
 
