@@ -1,4 +1,4 @@
-"""aiomysql pool, explicit transactions and savepoints.
+"""aiomysql pool, explicit transactions and batches of statements.
 
 The pool runs with autocommit on, so plain reads hold no transaction; `transaction()` begins one explicitly.
 Every connection uses READ COMMITTED and a server-side statement limit, and taking a connection is bounded too.
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from collections.abc import AsyncIterator
 
 import aiomysql
@@ -28,7 +27,6 @@ ER_LOCK_DEADLOCK = 1213
 ER_STATEMENT_TIMEOUT = 1969
 RETRYABLE = (ER_LOCK_WAIT_TIMEOUT, ER_LOCK_DEADLOCK)
 CONNECTION_LOST = (2006, 2013, 2014, 2045, 2055)
-_IDENT = re.compile(r"^[A-Za-z0-9_]+$")
 
 
 class DatabaseUnavailable(Exception):
@@ -118,25 +116,6 @@ async def transaction(pool: aiomysql.Pool) -> AsyncIterator[aiomysql.DictCursor]
             except Exception:
                 conn.close()
             raise
-
-
-@contextlib.asynccontextmanager
-async def savepoint(cur: aiomysql.Cursor, name: str, *, release: bool = True) -> AsyncIterator[None]:
-    """Run a block under a savepoint: rolled back to on any exception; released on success unless `release` is
-    False (a COMMIT or ROLLBACK right after releases it anyway)."""
-    if not _IDENT.match(name):
-        raise ValueError(f"bad savepoint name {name!r}")
-    await cur.execute(f"SAVEPOINT {name}")
-    try:
-        yield
-    except BaseException as exc:
-        # After a deadlock InnoDB has already rolled the whole transaction back; the savepoint is gone.
-        if not (is_retryable(exc) or is_connection_lost(exc)):
-            await cur.execute(f"ROLLBACK TO SAVEPOINT {name}")
-        raise
-    else:
-        if release:
-            await cur.execute(f"RELEASE SAVEPOINT {name}")
 
 
 class Outcome(tuple):
