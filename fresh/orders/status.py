@@ -30,6 +30,7 @@ SOURCES = ("web", "notify", "watcher", "admin", "expiry")
 
 # Columns a transition may set alongside the status (payments sets trade_no and paid_at when marking paid).
 TRANSITION_COLUMNS = frozenset({"trade_no", "paid_at", "pay_started_at"})
+ER_TRANSITION_MISSED = 30010  # SIGNALled by locked_transition() when the order was not in the expected status
 
 
 class _Now:
@@ -47,12 +48,9 @@ ORDER_COLUMNS = (
 )
 
 
-async def transition(cur: aiomysql.Cursor, *, order_id: str, from_status: int, to_status: int, source: str,
-                     detail: str = "", **columns) -> bool:
-    """Move an order from `from_status` to `to_status` inside the caller's transaction; False if it was not there.
-
-    `columns` may set trade_no, paid_at, pay_started_at (a value, or `NOW` for the database clock).
-    """
+def _transition_update(*, order_id: str, from_status: int, to_status: int, source: str,
+                       **columns) -> tuple[str, tuple]:
+    """The conditional UPDATE of a transition (checked arguments)."""
     if source not in SOURCES:
         raise ValueError(f"unknown event source {source!r}")
     unknown = set(columns) - TRANSITION_COLUMNS
@@ -66,17 +64,39 @@ async def transition(cur: aiomysql.Cursor, *, order_id: str, from_status: int, t
             sets.append(f"{name}=%s")
             args.append(value)
     # The status condition is the whole concurrency story: of two racing changes exactly one matches the row.
-    changed = await cur.execute(
-        f"UPDATE order_info SET {', '.join(sets)} WHERE order_id=%s AND order_status=%s",
-        (*args, order_id, int(from_status)),
-    )
-    if changed != 1:
+    return (f"UPDATE order_info SET {', '.join(sets)} WHERE order_id=%s AND order_status=%s",
+            (*args, order_id, int(from_status)))
+
+
+def _transition_event(*, order_id: str, from_status: int, to_status: int, source: str,
+                      detail: str) -> tuple[str, tuple]:
+    return ("INSERT INTO order_events (order_id, from_status, to_status, source, detail) VALUES (%s,%s,%s,%s,%s)",
+            (order_id, int(from_status), int(to_status), source, detail[:255]))
+
+
+async def transition(cur: aiomysql.Cursor, *, order_id: str, from_status: int, to_status: int, source: str,
+                     detail: str = "", **columns) -> bool:
+    """Move an order from `from_status` to `to_status` inside the caller's transaction; False if it was not there.
+
+    `columns` may set trade_no, paid_at, pay_started_at (a value, or `NOW` for the database clock).
+    """
+    move = dict(order_id=order_id, from_status=from_status, to_status=to_status, source=source)
+    if await cur.execute(*_transition_update(**move, **columns)) != 1:
         return False
-    await cur.execute(
-        "INSERT INTO order_events (order_id, from_status, to_status, source, detail) VALUES (%s,%s,%s,%s,%s)",
-        (order_id, int(from_status), int(to_status), source, detail[:255]),
-    )
+    await cur.execute(*_transition_event(**move, detail=detail))
     return True
+
+
+def locked_transition(*, order_id: str, from_status: int, to_status: int, source: str, detail: str = "",
+                      **columns) -> list[tuple[str, tuple]]:
+    """transition() as statements, for a batch whose transaction already holds the order's row locked in
+    `from_status` (so the UPDATE matches it); the UPDATE SIGNALs ER_TRANSITION_MISSED if it matched nothing after
+    all, which stops the batch before the event and the COMMIT."""
+    move = dict(order_id=order_id, from_status=from_status, to_status=to_status, source=source)
+    sql, args = _transition_update(**move, **columns)
+    guard = (f"BEGIN NOT ATOMIC {sql}; IF ROW_COUNT() <> 1 THEN SIGNAL SQLSTATE '45000'"
+             f" SET MYSQL_ERRNO={ER_TRANSITION_MISSED}, MESSAGE_TEXT='order not in the expected status'; END IF; END")
+    return [(guard, args), _transition_event(**move, detail=detail)]
 
 
 def created_event(order_id: str) -> tuple[str, tuple]:

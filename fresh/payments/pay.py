@@ -16,7 +16,15 @@ import redis.asyncio as aioredis
 
 from fresh import db, metrics
 from fresh.errors import BadRequest, Conflict, NotFound
-from fresh.orders.status import NOW, PAY_ALIPAY, STATUS_NAMES, OrderStatus, get_order, mark_pay_started, transition
+from fresh.orders.status import (
+    NOW,
+    PAY_ALIPAY,
+    STATUS_NAMES,
+    OrderStatus,
+    get_order,
+    locked_transition,
+    mark_pay_started,
+)
 from fresh.payments import alipay
 from fresh.payments.live import publish_status
 
@@ -73,30 +81,32 @@ async def mark_paid(pool: aiomysql.Pool, redis: aioredis.Redis, *, order_id: str
     Raises NotFound for an unknown order and AmountMismatch when the amount is not the order's. A payment that
     arrives for an order closed meanwhile is recorded as an event and left for refund (`paid_after_close`).
     """
-    async with db.transaction(pool) as cur:
-        # The row lock orders this against the expiry and the other payment path; the conditional UPDATE in
-        # transition() would be enough for correctness, the lock makes the amount check and the change one step.
-        await cur.execute(
-            "SELECT order_id, order_status, total_price, transit_price, trade_no FROM order_info"
-            " WHERE order_id=%s FOR UPDATE", (order_id,))
-        order = await cur.fetchone()
-        if order is None:
+    # Two round trips: the locked read, then the change with its event and the COMMIT.
+    async with db.batched_transaction(pool) as tx:
+        # The row lock orders this against the expiry and the other payment path; the conditional UPDATE would be
+        # enough for correctness, the lock makes the amount check and the change one step.
+        (read,) = await tx.run([("SELECT order_id, order_status, total_price, transit_price, trade_no FROM order_info"
+                                 " WHERE order_id=%s FOR UPDATE", (order_id,))])
+        if not read.rows:
             raise NotFound("订单不存在")
+        order = read.rows[0]
         if Decimal(amount) != order_amount(order):
             raise AmountMismatch()
         status = order["order_status"]
         recorded = False
         if status == OrderStatus.UNPAID:
-            recorded = await transition(cur, order_id=order_id, from_status=OrderStatus.UNPAID,
-                                        to_status=OrderStatus.PAID, source=source,
-                                        detail=f"支付宝交易号 {trade_no}"[:255], trade_no=trade_no, paid_at=NOW)
+            await tx.run(locked_transition(order_id=order_id, from_status=OrderStatus.UNPAID,
+                                           to_status=OrderStatus.PAID, source=source,
+                                           detail=f"支付宝交易号 {trade_no}"[:255], trade_no=trade_no, paid_at=NOW),
+                         commit=True)
+            recorded = True
         elif status == OrderStatus.CLOSED:
             log.error("order %s was paid at Alipay (trade %s) after it was closed: refund needed", order_id, trade_no)
-            await cur.execute(
+            await tx.run([(
                 "INSERT INTO order_events (order_id, from_status, to_status, source, detail)"
                 " SELECT %s, 6, 6, %s, %s FROM DUAL WHERE NOT EXISTS ("
                 "  SELECT 1 FROM order_events WHERE order_id=%s AND detail LIKE 'paid_after_close%%')",
-                (order_id, source, f"paid_after_close 支付宝交易号 {trade_no}"[:255], order_id))
+                (order_id, source, f"paid_after_close 支付宝交易号 {trade_no}"[:255], order_id))], commit=True)
         elif order["trade_no"] and order["trade_no"] != trade_no:
             log.error("order %s paid twice: %s and %s", order_id, order["trade_no"], trade_no)
     PAYMENTS.inc(source=source, outcome="recorded" if recorded else "repeat")

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from decimal import Decimal
 
+import pymysql
 import pytest
 
 from fresh import db
@@ -122,6 +123,28 @@ async def test_transition_is_conditional_and_recorded(pool, redis, settings, bas
         async with db.transaction(pool) as cur:
             await status.transition(cur, order_id=order_id, from_status=2, to_status=3, source="web",
                                     order_status=1)
+
+
+async def test_locked_transition_applies_with_its_event_or_stops_the_batch(pool, redis, settings, base_url, catalog,
+                                                                           make_buyer):
+    a = await catalog(stock=10)
+    owner = await make_buyer("alice_01", {}, base_url, login=False)
+    order_id = await new_order(pool, redis, settings, owner, {a: 1})
+    move = dict(order_id=order_id, source="notify", detail="alipay", trade_no="2024T2", paid_at=status.NOW)
+    # Not in the expected status: the guard SIGNALs, so neither the event nor the COMMIT runs.
+    with pytest.raises(pymysql.err.OperationalError) as raised:
+        async with db.batched_transaction(pool) as tx:
+            await tx.run(status.locked_transition(from_status=2, to_status=3, **move), commit=True)
+    assert raised.value.args[0] == status.ER_TRANSITION_MISSED
+    assert (await status.get_order(pool, order_id))["order_status"] == 1
+    assert len(await status.order_events(pool, order_id)) == 1
+    async with db.batched_transaction(pool) as tx:
+        await tx.run([("SELECT order_id FROM order_info WHERE order_id=%s FOR UPDATE", (order_id,))])
+        await tx.run(status.locked_transition(from_status=1, to_status=2, **move), commit=True)
+    order = await status.get_order(pool, order_id)
+    assert order["order_status"] == 2 and order["trade_no"] == "2024T2" and order["paid_at"] is not None
+    events = await status.order_events(pool, order_id)
+    assert [(e["from_status"], e["to_status"], e["source"]) for e in events] == [(None, 1, "web"), (1, 2, "notify")]
 
 
 async def test_mark_pay_started(pool, redis, settings, base_url, catalog, make_buyer):
