@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from fresh import db
 from fresh.cart import cart
 from fresh.catalog import goods
-from fresh.catalog.cache import VERSION_KEY, in_flight, invalidate_catalog
+from fresh.catalog.cache import VERSION_KEY, in_flight, invalidate_catalog, local_cache
 from tests.cart.test_add import add
 
 
@@ -89,7 +90,9 @@ async def test_entry_in_its_last_fifth_is_refreshed_in_the_background(skus, pool
     await set_stock(pool, sku, 7)  # as an order would: no invalidation
     _, facts = await goods.cart_sku(pool, redis, sku, ttl=1.0)
     assert facts["stock"] == 30  # young entry: served as is, nothing read
-    await asyncio.sleep(0.85)
+    # Entries live 80-100% of the ttl: wait until this one has 0.1 s left, inside its last fifth.
+    deadline = local_cache(redis, "sku")._entries[sku][1]
+    await asyncio.sleep(deadline - time.monotonic() - 0.1)
     _, facts = await goods.cart_sku(pool, redis, sku, ttl=1.0)
     assert facts["stock"] == 30  # still answers from the entry, and starts the refresh
     await asyncio.sleep(0)  # the refresh task starts
@@ -99,7 +102,7 @@ async def test_entry_in_its_last_fifth_is_refreshed_in_the_background(skus, pool
             break
         await asyncio.sleep(0.01)
     await set_stock(pool, sku, 3)
-    await asyncio.sleep(0.3)  # past the old entry's deadline: a miss now would read 3
+    await asyncio.sleep(max(0.0, deadline - time.monotonic()) + 0.05)  # past the old deadline: a miss would read 3
     _, facts = await goods.cart_sku(pool, redis, sku, ttl=1.0)
     assert facts["stock"] == 7  # the entry refreshed at 0.85 s answers
 
