@@ -85,15 +85,15 @@ async def test_cache_entries_are_bounded_and_expire(redis):
 async def test_entry_in_its_last_fifth_is_refreshed_in_the_background(skus, pool, redis):
     sku = skus["kiwi"]
     goods.forget_cart_sku(redis)
-    _, facts = await goods.cart_sku(pool, redis, sku, ttl=1.0)
+    _, facts = await goods.cart_sku(pool, redis, sku, ttl=2.0)
     assert facts["stock"] == 30
     await set_stock(pool, sku, 7)  # as an order would: no invalidation
-    _, facts = await goods.cart_sku(pool, redis, sku, ttl=1.0)
+    _, facts = await goods.cart_sku(pool, redis, sku, ttl=2.0)
     assert facts["stock"] == 30  # young entry: served as is, nothing read
-    # Entries live 80-100% of the ttl: wait until this one has 0.1 s left, inside its last fifth.
+    # Entries live 80-100% of the ttl: wait until this one has 0.2 s left, inside its last fifth.
     deadline = local_cache(redis, "sku")._entries[sku][1]
-    await asyncio.sleep(deadline - time.monotonic() - 0.1)
-    _, facts = await goods.cart_sku(pool, redis, sku, ttl=1.0)
+    await asyncio.sleep(deadline - time.monotonic() - 0.2)
+    _, facts = await goods.cart_sku(pool, redis, sku, ttl=2.0)
     assert facts["stock"] == 30  # still answers from the entry, and starts the refresh
     await asyncio.sleep(0)  # the refresh task starts
     assert ("cart_sku", sku) in in_flight(redis)
@@ -103,8 +103,8 @@ async def test_entry_in_its_last_fifth_is_refreshed_in_the_background(skus, pool
         await asyncio.sleep(0.01)
     await set_stock(pool, sku, 3)
     await asyncio.sleep(max(0.0, deadline - time.monotonic()) + 0.05)  # past the old deadline: a miss would read 3
-    _, facts = await goods.cart_sku(pool, redis, sku, ttl=1.0)
-    assert facts["stock"] == 7  # the entry refreshed at 0.85 s answers
+    _, facts = await goods.cart_sku(pool, redis, sku, ttl=2.0)
+    assert facts["stock"] == 7  # the refreshed entry answers
 
 
 async def test_concurrent_misses_share_one_read(skus, pool, redis, monkeypatch):
