@@ -145,6 +145,25 @@ async def batch(cur: aiomysql.Cursor, statements: list[tuple[str, tuple | list |
     return outcomes
 
 
+def all_or_signal(statements: list[tuple[str, tuple | list | None, str]], errno: int) -> tuple[str, list]:
+    """(sql, args, message) statements that must each change exactly one row, as one compound statement: at the
+    first that changes none it SIGNALs `errno` with that statement's message, which stops the batch it is in before
+    anything after it (a COMMIT included). The statements before it stay done, for the caller to roll back."""
+    parts, values = [], []
+    for sql, args, message in statements:
+        parts.append(f"{sql}; IF ROW_COUNT() <> 1 THEN SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO={int(errno)},"
+                     " MESSAGE_TEXT=%s; END IF;")
+        values += [*(args or ()), message]
+    return "BEGIN NOT ATOMIC " + " ".join(parts) + " END", values
+
+
+def signalled(exc: BaseException, errno: int) -> str | None:
+    """The message of an all_or_signal() statement that SIGNALled `errno`, or None for any other error."""
+    if isinstance(exc, pymysql.err.OperationalError) and exc.args and exc.args[0] == errno:
+        return str(exc.args[1])
+    return None
+
+
 class BatchedTransaction:
     """A transaction whose BEGIN travels with its first batch and whose COMMIT with its last (`commit=True`)."""
 

@@ -90,3 +90,19 @@ async def test_rollback_to_savepoint_inside_a_batched_transaction(pool, probe):
         await tx.run([("ROLLBACK TO SAVEPOINT sp", None), (f"INSERT INTO {TABLE} VALUES (%s,%s)", (3, "after"))],
                      commit=True)
     assert await rows(pool) == [(1, "kept"), (3, "after")]
+
+
+async def test_all_or_signal_stops_the_batch_at_the_first_statement_that_changes_nothing(pool, probe):
+    await db.execute(pool, f"INSERT INTO {TABLE} VALUES (1,'a'),(2,'b')")
+    guard = db.all_or_signal([(f"UPDATE {TABLE} SET v='x' WHERE id=%s", (1,), "one"),
+                              (f"UPDATE {TABLE} SET v='x' WHERE id=%s", (99,), "ninety-nine"),
+                              (f"UPDATE {TABLE} SET v='x' WHERE id=%s", (2,), "two")], 30999)
+    with pytest.raises(pymysql.err.OperationalError) as raised:
+        async with db.batched_transaction(pool) as tx:
+            await tx.run([guard, (f"INSERT INTO {TABLE} VALUES (3,'c')", None)], commit=True)
+    assert db.signalled(raised.value, 30999) == "ninety-nine" and db.signalled(raised.value, 1) is None
+    assert await rows(pool) == [(1, "a"), (2, "b")]  # the first UPDATE was rolled back, nothing after ran
+    async with db.batched_transaction(pool) as tx:
+        await tx.run([db.all_or_signal([(f"UPDATE {TABLE} SET v='y' WHERE id=%s", (2,), "two")], 30999)],
+                     commit=True)
+    assert await rows(pool) == [(1, "a"), (2, "y")]

@@ -160,38 +160,21 @@ def _by_id(rows: list[dict]) -> dict[int, dict]:
     return {row["id"]: row for row in rows}
 
 
-def _all_or_signal(updates: list[tuple[Statement, int]], errno: int) -> Statement:
-    """(UPDATE, sku_id) pairs as one compound statement that SIGNALs `errno`, with the SKU id as its message, at the
-    first UPDATE that matches no row (the ones before it stay done, for the caller to undo or roll back)."""
-    parts, args = [], []
-    for (sql, values), sku_id in updates:
-        parts.append(f"{sql}; IF ROW_COUNT() <> 1 THEN SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO={errno},"
-                     " MESSAGE_TEXT=%s; END IF;")
-        args += [*values, str(sku_id)]
-    return "BEGIN NOT ATOMIC " + " ".join(parts) + " END", args
-
-
-def _signalled(exc: Exception, errno: int) -> int | None:
-    """The SKU id a compound statement SIGNALled with `errno`, or None for any other error."""
-    if isinstance(exc, pymysql.err.OperationalError) and exc.args and exc.args[0] == errno:
-        return int(exc.args[1])
-    return None
-
-
 async def take_atomic(tx: db.BatchedTransaction, opening: list[Statement], closing: list[Statement],
                       counts: dict[int, int]) -> None:
     # One conditional UPDATE per SKU checks and takes: the row lock it takes makes "stock>=count" true at the
     # moment of the write. The whole order is one batch.
     ids = sorted(counts)
-    take = _all_or_signal([(("UPDATE goods_sku SET stock=stock-%s, sales=sales+%s WHERE id=%s AND status=1"
-                              " AND stock>=%s", (counts[i], counts[i], i, counts[i])), i) for i in ids],
-                          ER_TAKE_REFUSED)
+    take = db.all_or_signal([("UPDATE goods_sku SET stock=stock-%s, sales=sales+%s WHERE id=%s AND status=1"
+                               " AND stock>=%s", (counts[i], counts[i], i, counts[i]), str(i)) for i in ids],
+                            ER_TAKE_REFUSED)
     try:
         await tx.run([*opening, take, *closing], commit=True)
     except pymysql.err.OperationalError as exc:
-        sku_id = _signalled(exc, ER_TAKE_REFUSED)
-        if sku_id is None:
+        refused = db.signalled(exc, ER_TAKE_REFUSED)
+        if refused is None:
             raise
+        sku_id = int(refused)
         # Only the refused SKU is read and judged: the ones before it were taken by this transaction, which would
         # see its own decrements.
         rows = _by_id((await tx.run([_sku_read([sku_id])]))[0].rows)
@@ -220,15 +203,15 @@ async def take_optimistic(tx: db.BatchedTransaction, opening: list[Statement], c
     rows = _by_id((await tx.run([*opening, _sku_read(ids)]))[-1].rows)
     for _ in range(OPTIMISTIC_TRIES):
         _check(rows, counts)
-        take = _all_or_signal([(("UPDATE goods_sku SET stock=%s, sales=sales+%s WHERE id=%s AND stock=%s"
-                                 " AND price=%s AND status=1",
-                                 (rows[i]["stock"] - counts[i], counts[i], i, rows[i]["stock"], rows[i]["price"])), i)
-                               for i in ids], ER_LOST_RACE)
+        take = db.all_or_signal([("UPDATE goods_sku SET stock=%s, sales=sales+%s WHERE id=%s AND stock=%s"
+                                  " AND price=%s AND status=1",
+                                  (rows[i]["stock"] - counts[i], counts[i], i, rows[i]["stock"], rows[i]["price"]),
+                                  str(i)) for i in ids], ER_LOST_RACE)
         try:
             await tx.run([take, *closing], commit=True)
             return
         except pymysql.err.OperationalError as exc:
-            if _signalled(exc, ER_LOST_RACE) is None:
+            if db.signalled(exc, ER_LOST_RACE) is None:
                 raise
         rows = _by_id((await tx.run([("ROLLBACK TO SAVEPOINT sp_goods", None), _sku_read(ids)]))[-1].rows)
     raise _Contention()

@@ -94,9 +94,8 @@ def locked_transition(*, order_id: str, from_status: int, to_status: int, source
     all, which stops the batch before the event and the COMMIT."""
     move = dict(order_id=order_id, from_status=from_status, to_status=to_status, source=source)
     sql, args = _transition_update(**move, **columns)
-    guard = (f"BEGIN NOT ATOMIC {sql}; IF ROW_COUNT() <> 1 THEN SIGNAL SQLSTATE '45000'"
-             f" SET MYSQL_ERRNO={ER_TRANSITION_MISSED}, MESSAGE_TEXT='order not in the expected status'; END IF; END")
-    return [(guard, args), _transition_event(**move, detail=detail)]
+    guard = db.all_or_signal([(sql, args, "order not in the expected status")], ER_TRANSITION_MISSED)
+    return [guard, _transition_event(**move, detail=detail)]
 
 
 def created_event(order_id: str) -> tuple[str, tuple]:
