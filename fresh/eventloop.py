@@ -12,29 +12,28 @@ from collections.abc import Coroutine
 from typing import Any
 
 
+def _uvloop():
+    """The uvloop module when it is wanted (FRESH_EVENT_LOOP, default uvloop) and installed, else None."""
+    if os.environ.get("FRESH_EVENT_LOOP", "uvloop") != "uvloop":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop
+
+
 def loop_name() -> str:
-    wanted = os.environ.get("FRESH_EVENT_LOOP", "uvloop")
-    if wanted == "uvloop":
-        try:
-            import uvloop  # noqa: F401
-        except ImportError:
-            return "asyncio"
-    return "uvloop" if wanted == "uvloop" else "asyncio"
+    return "uvloop" if _uvloop() else "asyncio"
 
 
 def policy() -> asyncio.AbstractEventLoopPolicy:
     """The event loop policy of the chosen loop (for runners that make their own loops, such as pytest-asyncio)."""
-    if loop_name() == "uvloop":
-        import uvloop
-
-        return uvloop.EventLoopPolicy()
-    return asyncio.DefaultEventLoopPolicy()
+    uvloop = _uvloop()
+    return uvloop.EventLoopPolicy() if uvloop else asyncio.DefaultEventLoopPolicy()
 
 
 def run(main: Coroutine[Any, Any, Any]) -> Any:
     """asyncio.run(main) on the chosen loop."""
-    if loop_name() == "uvloop":
-        import uvloop
-
-        return uvloop.run(main)
-    return asyncio.run(main)
+    uvloop = _uvloop()
+    return uvloop.run(main) if uvloop else asyncio.run(main)
