@@ -165,7 +165,6 @@ async def prepare_client(app) -> None:
     reported here, at start-up, and again by the first payment."""
     loop = asyncio.get_running_loop()
     try:
-        app._alipay_client = await loop.run_in_executor(None, alipay.AlipayClient, app.cfg.alipay,
-                                                        app.cfg.web.base_url)
+        await loop.run_in_executor(None, get_client, app)
     except Exception:
         log.exception("the Alipay client could not be built; payments will fail until the settings are fixed")
