@@ -1,0 +1,112 @@
+"""Settings: defaults < TOML file < FRESH_* environment, validated once; production refuses missing secrets."""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+
+import pytest
+
+from fresh.settings import Settings, SettingsError, load_settings
+
+SECRET = "s" * 40
+
+
+def write_toml(tmp_path, text: str) -> str:
+    path = tmp_path / "fresh.toml"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_defaults_without_file_or_environment(tmp_path):
+    cfg = load_settings(path=str(tmp_path / "missing.toml"), env={}, var_dir=str(tmp_path))
+    assert cfg.mode == "development"
+    assert cfg.web.port == 8000
+    assert cfg.db.name == "dailyfresh"
+    assert cfg.orders.stock_strategy == "atomic"
+    assert cfg.orders.transit_price == Decimal("10.00")
+    assert isinstance(cfg.orders.transit_price, Decimal)
+    assert not cfg.production
+
+
+def test_toml_values_override_defaults(tmp_path):
+    path = write_toml(tmp_path, f"""
+mode = "test"
+var_dir = "{tmp_path}"
+[web]
+port = 9001
+cookie_secret = "{SECRET}"
+[orders]
+transit_price = "12.50"
+stock_strategy = "pessimistic"
+""")
+    cfg = load_settings(path=path, env={})
+    assert (cfg.mode, cfg.web.port, cfg.web.cookie_secret) == ("test", 9001, SECRET)
+    assert cfg.orders.transit_price == Decimal("12.50")
+    assert cfg.orders.stock_strategy == "pessimistic"
+
+
+def test_environment_overrides_the_file(tmp_path):
+    path = write_toml(tmp_path, f'var_dir = "{tmp_path}"\n[web]\nport = 9001\n[db]\nname = "from_file"\n')
+    env = {"FRESH_WEB_PORT": "9002", "FRESH_DB_NAME": "from_env", "FRESH_WEB_XHEADERS": "yes",
+           "FRESH_ORDERS_TRANSIT_PRICE": "0"}
+    cfg = load_settings(path=path, env=env)
+    assert cfg.web.port == 9002
+    assert cfg.db.name == "from_env"
+    assert cfg.web.xheaders is True
+    assert cfg.orders.transit_price == Decimal("0")
+
+
+def test_config_file_can_come_from_fresh_config(tmp_path):
+    path = write_toml(tmp_path, f'var_dir = "{tmp_path}"\n[db]\nname = "pointed_at"\n')
+    assert load_settings(env={"FRESH_CONFIG": path}).db.name == "pointed_at"
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"FRESH_WEB_PORT": "eighty"}, "FRESH_WEB_PORT"),
+    ({"FRESH_WEB_XHEADERS": "maybe"}, "FRESH_WEB_XHEADERS"),
+    ({"FRESH_ORDERS_TRANSIT_PRICE": "ten"}, "FRESH_ORDERS_TRANSIT_PRICE"),
+    ({"FRESH_ORDERS_TRANSIT_PRICE": "-1"}, "transit_price"),
+    ({"FRESH_ORDERS_STOCK_STRATEGY": "yolo"}, "stock_strategy"),
+    ({"FRESH_MODE": "staging"}, "mode"),
+])
+def test_malformed_values_are_refused_with_their_name(tmp_path, env, message):
+    with pytest.raises(SettingsError, match=message):
+        load_settings(path=str(tmp_path / "missing.toml"), env=env, var_dir=str(tmp_path))
+
+
+def test_unknown_keys_and_sections_are_refused(tmp_path):
+    with pytest.raises(SettingsError, match="prot"):
+        load_settings(path=write_toml(tmp_path, "[web]\nprot = 1\n"), env={}, var_dir=str(tmp_path))
+    with pytest.raises(SettingsError, match="must be a table"):
+        load_settings(path=write_toml(tmp_path, "web = 1\n"), env={}, var_dir=str(tmp_path))
+
+
+def test_production_refuses_a_missing_cookie_secret(tmp_path):
+    with pytest.raises(SettingsError, match="cookie_secret is required in production"):
+        load_settings(path=str(tmp_path / "missing.toml"), env={"FRESH_MODE": "production"}, var_dir=str(tmp_path))
+    # Nothing was generated for it either: production never invents a secret.
+    assert not (tmp_path / "cookie_secret").exists()
+
+
+def test_a_short_cookie_secret_is_refused(tmp_path):
+    with pytest.raises(SettingsError, match="at least 32"):
+        load_settings(path=str(tmp_path / "missing.toml"), env={"FRESH_WEB_COOKIE_SECRET": "short"},
+                      var_dir=str(tmp_path))
+
+
+def test_development_generates_one_cookie_secret_and_keeps_it(tmp_path):
+    first = load_settings(path=str(tmp_path / "missing.toml"), env={}, var_dir=str(tmp_path))
+    second = load_settings(path=str(tmp_path / "missing.toml"), env={}, var_dir=str(tmp_path))
+    assert len(first.web.cookie_secret) >= 32
+    assert first.web.cookie_secret == second.web.cookie_secret
+    secret_file = tmp_path / "cookie_secret"
+    assert secret_file.read_text() == first.web.cookie_secret
+    assert os.stat(secret_file).st_mode & 0o077 == 0
+
+
+def test_settings_are_frozen(tmp_path):
+    cfg = load_settings(path=str(tmp_path / "missing.toml"), env={}, var_dir=str(tmp_path))
+    assert isinstance(cfg, Settings)
+    with pytest.raises(AttributeError):
+        cfg.web.port = 1  # type: ignore[misc]
