@@ -13,8 +13,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from fresh import db
-from fresh.catalog import pictures
 from fresh.catalog.index import invalidate_index
+from fresh.demo import pictures
 from fresh.settings import Settings
 
 log = logging.getLogger("fresh.catalog.seed")
