@@ -11,7 +11,7 @@ import signal
 from fresh import db, eventloop
 from fresh.redis_client import create_redis
 from fresh.settings import load_settings
-from fresh.web import make_app
+from fresh.web import make_app, server_options
 
 log = logging.getLogger("fresh")
 
@@ -37,7 +37,7 @@ async def main(argv=None) -> None:
     redis = create_redis(cfg.redis)
     app = make_app(cfg, pool=pool, redis=redis)
     host, port = args.host or cfg.web.host, args.port or cfg.web.port
-    server = app.listen(port, address=host, xheaders=cfg.web.xheaders, max_body_size=cfg.web.max_body_size)
+    server = app.listen(port, address=host, **server_options(cfg))
     servers = [server]
     if args.with_sandbox:
         # An outside party that only speaks the protocol: imported only when asked for.

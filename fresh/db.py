@@ -1,7 +1,10 @@
 """aiomysql pool, explicit transactions and batches of statements.
 
 The pool runs with autocommit on, so plain reads hold no transaction; `transaction()` begins one explicitly.
-Every connection uses READ COMMITTED and a server-side statement limit, and taking a connection is bounded too.
+Every connection uses READ COMMITTED and a server-side statement limit. On the client side, taking a connection
+is bounded by `db.acquire_timeout` and holding one (a statement, a batch, a whole transaction) by
+`db.query_timeout`: a stalled server costs a request a few seconds and a 503, never the stall's length, and the
+connection it stalled on is dropped rather than returned to the pool.
 
 Connections accept several statements per packet (CLIENT_MULTI_STATEMENTS), which `BatchedTransaction` uses to
 send a transaction's statements together: a hot path pays one round trip per decision instead of one per
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 
 import aiomysql
@@ -30,7 +34,19 @@ CONNECTION_LOST = (2006, 2013, 2014, 2045, 2055)
 
 
 class DatabaseUnavailable(Exception):
-    """No connection could be had in time."""
+    """No connection could be had in time, or the server did not answer within the query timeout."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """Client-side limits of one pool, in seconds (DBSettings.acquire_timeout and .query_timeout)."""
+
+    acquire: float = 5.0
+    query: float = 8.0
+
+
+def limits(pool: aiomysql.Pool) -> Limits:
+    return getattr(pool, "fresh_limits", None) or Limits()
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -74,24 +90,50 @@ async def create_pool(cfg: DBSettings, *, database: str | None = None, **extra) 
     if name:
         kwargs["db"] = name
     kwargs.update(extra)
-    return await asyncio.wait_for(aiomysql.create_pool(**kwargs), cfg.connect_timeout + 1)
+    pool = await asyncio.wait_for(aiomysql.create_pool(**kwargs), cfg.connect_timeout + 1)
+    # aiomysql has no read timeout of its own; connection() enforces these (an attribute, since the pool object
+    # is aiomysql's and every helper here receives only the pool).
+    pool.fresh_limits = Limits(acquire=cfg.acquire_timeout, query=cfg.query_timeout)
+    return pool
 
 
 @contextlib.asynccontextmanager
-async def connection(pool: aiomysql.Pool, timeout: float = 10.0) -> AsyncIterator[aiomysql.Connection]:
-    """Take a connection from the pool, waiting at most `timeout` seconds."""
+async def connection(pool: aiomysql.Pool, *, bounded: bool = True) -> AsyncIterator[aiomysql.Connection]:
+    """Take a connection from the pool within the acquire timeout; the block must finish within the query
+    timeout, or it is cancelled, the connection closed and DatabaseUnavailable raised. Only migrations pass
+    `bounded=False` (DDL on a populated table may legitimately take minutes)."""
+    bounds = limits(pool)
     try:
-        conn = await asyncio.wait_for(pool.acquire(), timeout)
+        conn = await asyncio.wait_for(pool.acquire(), bounds.acquire)
     except (TimeoutError, OSError, pymysql.err.OperationalError) as exc:
-        raise DatabaseUnavailable(str(exc) or "pool exhausted") from exc
+        raise DatabaseUnavailable(str(exc) or "no connection within the acquire timeout") from exc
+    deadline = asyncio.timeout(bounds.query if bounded else None)
     try:
-        yield conn
-    except (TimeoutError, asyncio.CancelledError, OSError, pymysql.err.OperationalError, pymysql.err.InterfaceError):
+        async with deadline:
+            yield conn
+    except TimeoutError as exc:
+        conn.close()
+        if deadline.expired():
+            raise DatabaseUnavailable(f"no answer within {bounds.query} s") from exc
+        raise
+    except (asyncio.CancelledError, OSError, pymysql.err.OperationalError, pymysql.err.InterfaceError):
         # A connection interrupted mid-statement may be half-read; never hand it to the next caller.
         conn.close()
         raise
     finally:
         pool.release(conn)
+
+
+async def _rollback(conn: aiomysql.Connection, exc: BaseException) -> None:
+    """Roll back after `exc`; a connection that was cancelled or timed out is closed instead (closing rolls
+    back on the server, and a stalled server would never answer the ROLLBACK)."""
+    if isinstance(exc, (asyncio.CancelledError, TimeoutError, OSError)) or is_connection_lost(exc):
+        conn.close()
+        return
+    try:
+        await asyncio.shield(conn.rollback())
+    except Exception:
+        conn.close()
 
 
 @contextlib.asynccontextmanager
@@ -110,11 +152,8 @@ async def transaction(pool: aiomysql.Pool) -> AsyncIterator[aiomysql.DictCursor]
             async with conn.cursor() as cur:
                 yield cur
             await conn.commit()
-        except BaseException:
-            try:
-                await asyncio.shield(conn.rollback())
-            except Exception:
-                conn.close()
+        except BaseException as exc:
+            await _rollback(conn, exc)
             raise
 
 
@@ -195,12 +234,9 @@ async def batched_transaction(pool: aiomysql.Pool) -> AsyncIterator[BatchedTrans
             yield tx
             if tx.begun and not tx.committed:
                 await conn.commit()
-        except BaseException:
+        except BaseException as exc:
             if tx.begun and not tx.committed:
-                try:
-                    await asyncio.shield(conn.rollback())
-                except Exception:
-                    conn.close()
+                await _rollback(conn, exc)
             raise
 
 

@@ -47,7 +47,7 @@ async def create_database(cfg: DBSettings, *, drop: bool = False) -> None:
 async def migrate(pool: aiomysql.Pool) -> list[str]:
     """Apply the pending migrations; return their versions. Safe to run from several processes at once."""
     applied_now = []
-    async with db.connection(pool) as conn, conn.cursor() as cur:
+    async with db.connection(pool, bounded=False) as conn, conn.cursor() as cur:
         # DDL commits implicitly, so a named lock (not a transaction) keeps two migrators apart.
         await cur.execute("SELECT GET_LOCK('dailyfresh_migrate', 60) AS got")
         if not (await cur.fetchone())["got"]:

@@ -33,6 +33,12 @@ class WebSettings:
     # Mark cookies Secure (behind https).
     secure_cookies: bool = False
     max_body_size: int = 1024 * 1024
+    # Longest request target (HTTP 414 above) and largest header block (HTTP 431 above), in bytes.
+    max_url_length: int = 64 * 1024
+    max_header_size: int = 64 * 1024
+    # Seconds a connection may sit idle or take to send its headers (slow senders included), and to send a body.
+    idle_connection_timeout: float = 30.0
+    body_timeout: float = 60.0
     debug: bool = False
 
 
@@ -49,8 +55,10 @@ class DBSettings:
     # Server-side limit for one statement (MariaDB max_statement_time), and for waiting on a row lock.
     statement_timeout: float = 10.0
     lock_wait_timeout: int = 5
-    # Client-side limit for taking a connection from the pool.
-    acquire_timeout: float = 10.0
+    # Client-side limits: taking a connection from the pool, and holding one for a statement or a transaction
+    # (a stalled server answers 503 after this instead of holding the request; the connection is dropped).
+    acquire_timeout: float = 5.0
+    query_timeout: float = 8.0
 
 
 @dataclass(frozen=True)
@@ -65,8 +73,21 @@ class RedisSettings:
 class AccountsSettings:
     activation_ttl: int = 3600
     session_ttl_days: int = 14
+    # Throttles (Redis counters shared by every process): failed logins per username and per IP (across
+    # usernames) within login_window; registrations and activation resends per IP and per email within
+    # signup_window. Refusals answer 429 with Retry-After before any password is hashed or mail sent.
     login_max_failures: int = 5
+    login_ip_max_failures: int = 20
     login_window: int = 900
+    register_ip_max: int = 10
+    register_email_max: int = 3
+    resend_ip_max: int = 5
+    resend_email_max: int = 3
+    signup_window: int = 3600
+    # Password hashes running at once per process, and how many more may wait before 503 (a login flood must
+    # not take every executor thread and the CPU from other requests).
+    hash_concurrency: int = 2
+    hash_queue: int = 32
     # argon2id cost; the defaults are argon2-cffi's. Tests lower them.
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
@@ -238,6 +259,8 @@ def _validate(settings: Settings) -> Settings:
         raise SettingsError(f"mode must be one of {', '.join(MODES)}")
     if settings.orders.stock_strategy not in ("atomic", "pessimistic", "optimistic"):
         raise SettingsError("orders.stock_strategy must be atomic, pessimistic or optimistic")
+    if settings.db.query_timeout <= settings.db.lock_wait_timeout:
+        raise SettingsError("db.query_timeout must be longer than db.lock_wait_timeout")
     if settings.orders.transit_price < 0:
         raise SettingsError("orders.transit_price must not be negative")
     if not settings.web.cookie_secret:

@@ -19,7 +19,7 @@ from fresh.keys import ensure_dev_keys, local_gateway_settings
 from fresh.payments.sandbox import make_sandbox_app
 from fresh.redis_client import create_redis
 from fresh.settings import load_settings
-from fresh.web import make_app
+from fresh.web import make_app, server_options
 from tests.helpers import Client, create_user
 
 # Tests run on the event loop the shop's processes run on (uvloop unless FRESH_EVENT_LOOP=asyncio): pytest-asyncio
@@ -38,7 +38,7 @@ def make_settings(var_dir, port: int, **sections):
         mode="test",
         var_dir=str(var_dir),
         web={"cookie_secret": "test-secret-" + "x" * 40, "base_url": f"http://127.0.0.1:{port}"},
-        db={"name": TEST_DB, "pool_max": 40, "statement_timeout": 20.0},
+        db={"name": TEST_DB, "pool_max": 40, "statement_timeout": 20.0, "query_timeout": 20.0},
         redis={"url": f"redis://127.0.0.1:6379/{TEST_REDIS_DB}"},
         accounts={"argon2_time_cost": 1, "argon2_memory_kib": 1024, "argon2_parallelism": 1},
     )
@@ -136,7 +136,7 @@ async def clean(pool, redis, settings):
 @pytest.fixture(scope="session")
 async def app(settings, pool, redis, app_socket):
     application = make_app(settings, pool=pool, redis=redis)
-    server = HTTPServer(application, max_body_size=settings.web.max_body_size)
+    server = HTTPServer(application, **server_options(settings))
     server.add_sockets([app_socket[0]])
     yield application
     server.stop()
