@@ -1,9 +1,10 @@
 """Accounts: users, sessions at login and logout, activation, the user center and the address book."""
 
-from tornado.web import RedirectHandler, url
+from tornado.web import url
 
 from fresh.accounts import handlers as h
 from fresh.accounts.seed import seed_accounts
+from fresh.web import RedirectHandler
 
 ROUTES = [
     url(r"/user/register", h.RegisterHandler, name="register"),

@@ -9,8 +9,9 @@ import aiomysql
 from fresh import db
 from fresh.errors import BadRequest, NotFound
 
-ZIP_RE = re.compile(r"^\d{6}$")
-PHONE_RE = re.compile(r"^1\d{10}$")
+# ASCII digits only: \d would take full-width and Arabic-Indic digits too, and `$` a trailing newline.
+ZIP_RE = re.compile(r"[0-9]{6}")
+PHONE_RE = re.compile(r"1[0-9]{10}")
 MAX_ADDRESSES = 20
 
 
@@ -32,9 +33,9 @@ def clean_address(form: dict[str, str]) -> dict[str, str]:
         errors["addr"] = "请填写详细地址"
     elif len(addr) > 256:
         errors["addr"] = "详细地址最多256个字"
-    if not ZIP_RE.match(zip_code):
+    if not ZIP_RE.fullmatch(zip_code):
         errors["zip_code"] = "邮编应为6位数字"
-    if not PHONE_RE.match(phone):
+    if not PHONE_RE.fullmatch(phone):
         errors["phone"] = "手机格式不正确（11位数字）"
     if errors:
         raise AddressError(errors)

@@ -24,9 +24,21 @@ class RegisterHandler(BaseHandler):
         form["cpwd"] = self.get_argument("cpwd", "")
         try:
             clean = users.clean_registration(form)
+            # Counted before the name check and the hash: every well-formed attempt costs the attacker a slot.
+            await ratelimit.take(self.redis, ratelimit.register_checks(self.cfg.accounts, ip=self.remote_ip,
+                                                                       email=clean["email"]),
+                                 "注册过于频繁，请稍后再试")
             user_id = await users.register_user(
-                self.db, self.cfg.accounts, username=clean["username"], password=clean["pwd"], email=clean["email"]
+                self.db, self.cfg.accounts, username=clean["username"], password=clean["pwd"], email=clean["email"],
+                gate=self.application.hash_gate,
             )
+        except ratelimit.Throttled as exc:
+            self.set_status(429)
+            self.set_header("Retry-After", str(exc.retry_after))
+            form.pop("pwd"), form.pop("cpwd")
+            await self.render("accounts/register.html", form=form,
+                              errors={"form": f"注册过于频繁，请{ratelimit.minutes(exc.retry_after)}分钟后再试"})
+            return
         except users.RegistrationError as exc:
             self.set_status(409 if exc.fields.get("username") == "用户名已存在" else 400)
             form.pop("pwd"), form.pop("cpwd")
@@ -86,9 +98,20 @@ class ResendActivationHandler(BaseHandler):
             self.set_status(400)
             await self.render("accounts/resend.html", username="", sent=False, error="请输入用户名")
             return
-        user = await users.get_user_by_name(self.db, username) if users.USERNAME_RE.match(username) else None
-        if user is not None and not user["is_active"]:
-            await send_activation(self, user_id=user["id"], username=user["username"], email=user["email"])
+        acc = self.cfg.accounts
+        try:
+            await ratelimit.take(self.redis, ratelimit.resend_ip_check(acc, self.remote_ip), "")
+            user = await users.get_user_by_name(self.db, username) if users.USERNAME_RE.match(username) else None
+            if user is not None and not user["is_active"]:
+                # Per address too: many IPs must not be able to bomb one mailbox.
+                await ratelimit.take(self.redis, ratelimit.resend_email_check(acc, user["email"]), "")
+                await send_activation(self, user_id=user["id"], username=user["username"], email=user["email"])
+        except ratelimit.Throttled as exc:
+            self.set_status(429)
+            self.set_header("Retry-After", str(exc.retry_after))
+            await self.render("accounts/resend.html", username=username, sent=False,
+                              error=f"发送过于频繁，请{ratelimit.minutes(exc.retry_after)}分钟后再试")
+            return
         # The same answer whether or not the name exists, so this page cannot be used to probe usernames.
         await self.render("accounts/resend.html", username=username, sent=True)
 
@@ -104,17 +127,19 @@ class LoginHandler(BaseHandler):
     async def post(self) -> None:
         username, password = self.arg("username"), self.get_argument("pwd", "")
         remember = self.get_argument("remember", "") == "on"
-        ip = self.request.remote_ip or "-"
         acc = self.cfg.accounts
+        checks = ratelimit.login_checks(acc, username=username, ip=self.remote_ip)
         error, status = "", 200
         if not username or not password:
             error, status = "数据不完整", 400
-        elif await ratelimit.is_locked(self.redis, username=username, ip=ip, max_failures=acc.login_max_failures):
-            error, status = f"登录失败次数过多，请{acc.login_window // 60}分钟后再试", 429
+        elif wait := await ratelimit.retry_after(self.redis, checks):
+            # Refused before any hash: a flood of wrong passwords (for one name or for many) stops costing argon2.
+            self.set_header("Retry-After", str(wait))
+            error, status = f"登录失败次数过多，请{ratelimit.minutes(wait)}分钟后再试", 429
         else:
-            user = await users.authenticate(self.db, acc, username, password)
+            user = await users.authenticate(self.db, acc, username, password, gate=self.application.hash_gate)
             if user is None:
-                await ratelimit.record_failure(self.redis, username=username, ip=ip, window=acc.login_window)
+                await ratelimit.hit(self.redis, checks)
                 error, status = "用户名或密码错误", 401
             elif not user["is_active"]:
                 error, status = "账户未激活，请先查收邮件激活账户", 403
@@ -123,10 +148,11 @@ class LoginHandler(BaseHandler):
             await self.render("accounts/login.html", username=username, remember=remember, error=error,
                               inactive=status == 403)
             return
-        await ratelimit.clear_failures(self.redis, username=username, ip=ip)
+        # The username's failures end with a success; the IP's stay (one good account must not reset them).
+        await ratelimit.clear(self.redis, checks[:1])
         await self.log_in(user)
         if remember:
-            self.set_cookie(REMEMBER_COOKIE, user["username"], expires_days=30, httponly=True, samesite="Lax")
+            self.set_cookie(REMEMBER_COOKIE, user["username"], expires_days=30, httponly=True)
         else:
             self.clear_cookie(REMEMBER_COOKIE)
         self.redirect_to_next("/")
@@ -146,13 +172,9 @@ class LoginHandler(BaseHandler):
 
 
 class LogoutHandler(BaseHandler):
-    async def get(self) -> None:
-        await self.log_out()
+    """POST only (with `_xsrf`): a GET that logs out could be fired by any page with an image tag."""
 
     async def post(self) -> None:
-        await self.log_out()
-
-    async def log_out(self) -> None:
         if self.session is not None:
             await sessions.destroy_session(self.redis, self.session)
         self.set_session_cookie(None)

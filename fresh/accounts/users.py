@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import re
+from collections.abc import Callable
 
 import aiomysql
 import pymysql
@@ -13,11 +14,13 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from fresh import db
 from fresh.errors import BadRequest
+from fresh.hashgate import HashGate
 from fresh.settings import AccountsSettings
 
-USERNAME_RE = re.compile(r"^[A-Za-z0-9_]{5,20}$")
+# \Z, not $: `$` also matches before a trailing newline.
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_]{5,20}\Z")
 # Deliberately plain: one @, a dot in the domain, no spaces; the activation mail proves the rest.
-EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}$")
+EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}\Z")
 ER_DUP_ENTRY = 1062
 
 
@@ -36,8 +39,14 @@ def _hasher(cfg: AccountsSettings) -> PasswordHasher:
     )
 
 
-async def hash_password(cfg: AccountsSettings, password: str) -> str:
-    return await asyncio.get_running_loop().run_in_executor(None, _hasher(cfg).hash, password)
+async def _run(gate: HashGate | None, fn: Callable, *args):
+    if gate is None:  # command-line tools and tests
+        return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+    return await gate.run(fn, *args)
+
+
+async def hash_password(cfg: AccountsSettings, password: str, *, gate: HashGate | None = None) -> str:
+    return await _run(gate, _hasher(cfg).hash, password)
 
 
 def _verify(cfg: AccountsSettings, password_hash: str, password: str) -> bool:
@@ -47,8 +56,9 @@ def _verify(cfg: AccountsSettings, password_hash: str, password: str) -> bool:
         return False
 
 
-async def verify_password(cfg: AccountsSettings, password_hash: str, password: str) -> bool:
-    return await asyncio.get_running_loop().run_in_executor(None, _verify, cfg, password_hash, password)
+async def verify_password(cfg: AccountsSettings, password_hash: str, password: str, *,
+                          gate: HashGate | None = None) -> bool:
+    return await _run(gate, _verify, cfg, password_hash, password)
 
 
 def clean_registration(form: dict[str, str]) -> dict[str, str]:
@@ -79,11 +89,12 @@ def clean_registration(form: dict[str, str]) -> dict[str, str]:
 
 
 async def register_user(pool: aiomysql.Pool, cfg: AccountsSettings, *, username: str, password: str,
-                        email: str, is_active: bool = False, is_staff: bool = False) -> int:
+                        email: str, is_active: bool = False, is_staff: bool = False,
+                        gate: HashGate | None = None) -> int:
     """Create a user (inactive until activated); raise RegistrationError when the name is taken."""
     if await db.fetchone(pool, "SELECT id FROM users WHERE username=%s", (username,)):
         raise RegistrationError({"username": "用户名已存在"})
-    password_hash = await hash_password(cfg, password)
+    password_hash = await hash_password(cfg, password, gate=gate)
     try:
         async with db.cursor(pool) as cur:
             await cur.execute(
@@ -129,19 +140,20 @@ async def activate_user(pool: aiomysql.Pool, user_id: int) -> bool:
 _DUMMY_HASH: dict[AccountsSettings, str] = {}
 
 
-async def authenticate(pool: aiomysql.Pool, cfg: AccountsSettings, username: str, password: str) -> dict | None:
+async def authenticate(pool: aiomysql.Pool, cfg: AccountsSettings, username: str, password: str, *,
+                       gate: HashGate | None = None) -> dict | None:
     """Return the user when the password matches (active or not), else None."""
     user = await get_user_by_name(pool, username) if 0 < len(username) <= 20 else None
     if user is None:
         if cfg not in _DUMMY_HASH:
-            _DUMMY_HASH[cfg] = await hash_password(cfg, "not-a-real-password")
-        await verify_password(cfg, _DUMMY_HASH[cfg], password)
+            _DUMMY_HASH[cfg] = await hash_password(cfg, "not-a-real-password", gate=gate)
+        await verify_password(cfg, _DUMMY_HASH[cfg], password, gate=gate)
         return None
-    if not await verify_password(cfg, user["password_hash"], password):
+    if not await verify_password(cfg, user["password_hash"], password, gate=gate):
         return None
     if _hasher(cfg).check_needs_rehash(user["password_hash"]):
         await db.execute(pool, "UPDATE users SET password_hash=%s WHERE id=%s",
-                         (await hash_password(cfg, password), user["id"]))
+                         (await hash_password(cfg, password, gate=gate), user["id"]))
     return user
 
 
