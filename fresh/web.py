@@ -12,16 +12,18 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote_to_bytes, urlsplit
 
 import jinja2
 import redis.exceptions
 import tornado.web
+from tornado import httputil
 from tornado.escape import json_encode
 from tornado.httputil import parse_cookie
 
 from fresh import db, metrics, sessions
 from fresh.errors import DomainError, Forbidden, NotFound, NotLoggedIn
+from fresh.hashgate import HashGate
 from fresh.redis_client import create_lane
 from fresh.settings import ROOT, Settings
 
@@ -40,9 +42,25 @@ STATUS_MESSAGES = {
     405: "不支持的请求方式",
     409: "操作冲突，请重试",
     413: "提交的内容过大",
+    414: "请求地址过长",
     429: "操作过于频繁，请稍后再试",
+    431: "请求头过大",
     503: "服务暂时不可用，请稍后再试",
 }
+# res of the JSON error for a missing or stale `_xsrf` (res 0 means "not logged in" to the pages' scripts).
+XSRF_RES = 7
+XSRF_MESSAGE = "页面已过期，请刷新后重试"
+
+# Headers on every response of the app (nginx sets them too; the app must not depend on it).
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "Referrer-Policy": "same-origin",
+}
+# Tornado reads a request's head up to this many bytes; the app's own (smaller) limits answer 414 and 431 below
+# it, a head larger still gets the connection closed.
+HEAD_READ_LIMIT = 1024 * 1024
 
 
 class Application(tornado.web.Application):
@@ -65,14 +83,94 @@ class Application(tornado.web.Application):
             auto_reload=cfg.web.debug,  # otherwise every get_template() stats the template files
         )
         self.jinja.filters["money"] = lambda value: f"{value:.2f}"
+        self.hash_gate = HashGate(cfg.accounts.hash_concurrency, cfg.accounts.hash_queue)
         super().__init__(routes, **tornado_settings)
 
     def hook(self, name: str) -> list[Callable]:
         return self.hooks.get(name, [])
 
+    def start_request(self, server_conn: object, request_conn: httputil.HTTPConnection) -> httputil.HTTPMessageDelegate:
+        return RequestGuard(self.cfg, super().start_request(server_conn, request_conn), request_conn)
+
     def close(self) -> None:
-        """Drop the connections the application opened itself (the pool and the Redis client are the caller's)."""
+        """Drop what the application opened itself (the pool and the Redis client are the caller's)."""
         self.redis_lane.close()
+        self.hash_gate.close()
+
+
+def server_options(cfg: Settings) -> dict:
+    """HTTPServer keyword arguments: body and head limits, and how long idle or slow connections are kept."""
+    return dict(
+        xheaders=cfg.web.xheaders,
+        max_body_size=cfg.web.max_body_size,
+        max_header_size=max(HEAD_READ_LIMIT, cfg.web.max_header_size + cfg.web.max_url_length),
+        # Tornado applies this to each request's head too: a client trickling its headers is cut off after it.
+        idle_connection_timeout=cfg.web.idle_connection_timeout,
+        body_timeout=cfg.web.body_timeout,
+    )
+
+
+class RequestGuard(httputil.HTTPMessageDelegate):
+    """Answers malformed requests before routing, from the request head alone: 414 for an over-long target, 431
+    for over-large headers, 413 for a declared body over the limit (without reading it), 400 for a path with NUL,
+    control characters or bytes that are not UTF-8 (which would otherwise reach the file system for /static and
+    /media). Refused requests get a small JSON answer and the connection is closed."""
+
+    def __init__(self, cfg: Settings, delegate: httputil.HTTPMessageDelegate, conn: httputil.HTTPConnection):
+        self.cfg = cfg
+        self.delegate = delegate
+        self.conn = conn
+        self.refused = False
+
+    def headers_received(self, start_line, headers: httputil.HTTPHeaders):
+        status = _refusal(self.cfg, start_line, headers)
+        if status is None:
+            return self.delegate.headers_received(start_line, headers)
+        self.refused = True
+        metrics.REQUESTS.inc(status="4xx")
+        access_log.info("- %d %s (refused before routing)", status, getattr(start_line, "method", "-"))
+        body = json_encode({"res": 0, "errmsg": STATUS_MESSAGES.get(status, "请求参数有误")}).encode()
+        head = [f"HTTP/1.1 {status} {httputil.responses.get(status, 'Error')}",
+                "Content-Type: application/json; charset=UTF-8", f"Content-Length: {len(body)}",
+                "Connection: close", *(f"{k}: {v}" for k, v in SECURITY_HEADERS.items())]
+        # Detached, the connection reads nothing more (an unread body stays unread) and closes once this is sent.
+        stream = self.conn.detach()
+        stream.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body).add_done_callback(
+            lambda _: stream.close())
+        return None
+
+    def data_received(self, chunk: bytes):
+        if not self.refused:
+            return self.delegate.data_received(chunk)
+        return None
+
+    def finish(self) -> None:
+        if not self.refused:
+            self.delegate.finish()
+
+    def on_connection_close(self) -> None:
+        if not self.refused:
+            self.delegate.on_connection_close()
+
+
+def _refusal(cfg: Settings, start_line, headers: httputil.HTTPHeaders) -> int | None:
+    """The status a request head must be refused with, or None."""
+    target = start_line.path
+    if len(target) > cfg.web.max_url_length:
+        return 414
+    if sum(len(k) + len(v) + 4 for k, v in headers.get_all()) > cfg.web.max_header_size:
+        return 431
+    length = headers.get("Content-Length")
+    if length is not None and length.strip().isdigit() and int(length) > cfg.web.max_body_size:
+        return 413
+    raw_path = unquote_to_bytes(target.split("?", 1)[0])
+    try:
+        path = raw_path.decode("utf-8")
+    except UnicodeDecodeError:
+        return 400
+    if any(c < " " or c == "\x7f" for c in path):
+        return 400
+    return None
 
 
 def make_app(cfg: Settings, *, pool, redis) -> Application:
@@ -80,7 +178,7 @@ def make_app(cfg: Settings, *, pool, redis) -> Application:
     routes: list = [
         tornado.web.url(r"/healthz", HealthHandler, name="healthz"),
         tornado.web.url(r"/metrics", MetricsHandler, name="metrics"),
-        tornado.web.url(r"/media/(.*)", tornado.web.StaticFileHandler, {"path": str(cfg.var_path / "media")},
+        tornado.web.url(r"/media/(.*)", StaticHandler, {"path": str(cfg.var_path / "media")},
                         name="media"),
     ]
     hooks: dict[str, list[Callable]] = {}
@@ -100,10 +198,11 @@ def make_app(cfg: Settings, *, pool, redis) -> Application:
         background=background,
         cookie_secret=cfg.web.cookie_secret,
         xsrf_cookies=True,
-        xsrf_cookie_kwargs={"httponly": False, "samesite": "Lax", "secure": cfg.web.secure_cookies},
+        xsrf_cookie_kwargs={"httponly": False, "samesite": "Lax", "secure": secure_cookies(cfg)},
         login_url="/user/login",
         static_path=str(ROOT / "static"),
         static_url_prefix="/static/",
+        static_handler_class=StaticHandler,
         default_handler_class=NotFoundHandler,
         log_function=log_request,
         debug=cfg.web.debug,
@@ -137,6 +236,11 @@ def new_request_id() -> str:
     return f"{_REQUEST_PREFIX}{next(_REQUEST_COUNTER):08x}"
 
 
+def secure_cookies(cfg: Settings) -> bool:
+    """Cookies are Secure behind https, and always in production."""
+    return cfg.web.secure_cookies or cfg.production
+
+
 def is_safe_next(target: str | None) -> bool:
     """Only paths on this site: no scheme, no host, no protocol-relative or backslash tricks."""
     if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
@@ -159,6 +263,31 @@ class BaseHandler(tornado.web.RequestHandler):
     def initialize(self) -> None:
         self.session: sessions.Session | None = None
         self.request_id = self.request.headers.get("X-Request-Id", "")[:64] or new_request_id()
+
+    def set_default_headers(self) -> None:
+        # Also run by clear() when an error replaces a response, so error pages keep these headers.
+        for name, value in SECURITY_HEADERS.items():
+            self.set_header(name, value)
+        if getattr(self, "session", None) is not None:
+            self.set_header("Cache-Control", "no-store")
+
+    def head(self, *args, **kwargs):
+        """HEAD wherever GET works: the same handler, and Tornado sends the headers without the body."""
+        if type(self).get is tornado.web.RequestHandler.get:
+            raise tornado.web.HTTPError(405)
+        return self.get(*args, **kwargs)
+
+    def set_cookie(self, name: str, value: str | bytes, **kwargs: Any) -> None:
+        """Every cookie of the shop (session, `_xsrf`, the remembered username, their deletions) is SameSite=Lax,
+        and Secure when `secure_cookies()` says so."""
+        kwargs.setdefault("samesite", "Lax")
+        if secure_cookies(self.cfg):
+            kwargs["secure"] = True
+        super().set_cookie(name, value, **kwargs)
+
+    @property
+    def remote_ip(self) -> str:
+        return self.request.remote_ip or "-"
 
     @property
     def cfg(self) -> Settings:
@@ -184,6 +313,8 @@ class BaseHandler(tornado.web.RequestHandler):
         )
         if claims is None:
             return
+        # A session means a personal page (a name, a cart): never kept by browsers or proxies.
+        self.set_header("Cache-Control", "no-store")
         if not self.load_session:
             self.session = claims
             return
@@ -221,9 +352,9 @@ class BaseHandler(tornado.web.RequestHandler):
         else:
             days = self.cfg.cart.guest_ttl_days if session.is_guest else self.cfg.accounts.session_ttl_days
             self.set_signed_cookie(
-                sessions.COOKIE_NAME, sessions.encode_cookie(session), expires_days=days,
-                httponly=True, samesite="Lax", secure=self.cfg.web.secure_cookies,
+                sessions.COOKIE_NAME, sessions.encode_cookie(session), expires_days=days, httponly=True,
             )
+            self.set_header("Cache-Control", "no-store")
         self.session = session
 
     async def ensure_session(self) -> sessions.Session:
@@ -243,7 +374,8 @@ class BaseHandler(tornado.web.RequestHandler):
     def int_arg(self, name: str) -> int | None:
         """An integer argument, or None when missing or malformed."""
         value = self.get_argument(name, "", strip=True)
-        if not value or len(value) > 18:
+        # ASCII only: int() would also read full-width and other Unicode digits.
+        if not value or len(value) > 18 or not value.isascii():
             return None
         try:
             return int(value)
@@ -325,11 +457,13 @@ class BaseHandler(tornado.web.RequestHandler):
         extra: dict = {}
         if isinstance(exc, DomainError):
             res, message, extra = exc.res, exc.message, exc.extra
+            if "retry_after" in extra:
+                self.set_header("Retry-After", str(extra["retry_after"]))
         else:
             res = 0
             message = STATUS_MESSAGES.get(status_code, "服务器开小差了，请稍后再试")
-            if isinstance(exc, tornado.web.HTTPError) and "xsrf" in (exc.log_message or ""):
-                message = "页面已过期（XSRF 校验失败），请刷新后重试"
+            if isinstance(exc, tornado.web.HTTPError) and "xsrf" in (exc.log_message or "").lower():
+                res, message = XSRF_RES, XSRF_MESSAGE
         if self.wants_json():
             self.set_header("Content-Type", "application/json; charset=UTF-8")
             self.finish(json_encode({"res": res, "errmsg": message, **extra}))
@@ -378,6 +512,35 @@ def staff_required(method: Callable) -> Callable:
         return result
 
     return wrapper
+
+
+class RedirectHandler(tornado.web.RedirectHandler):
+    """Tornado's fixed redirect, answering HEAD too and with the app's security headers."""
+
+    def set_default_headers(self) -> None:
+        for name, value in SECURITY_HEADERS.items():
+            self.set_header(name, value)
+
+    def head(self, *args: Any) -> None:
+        self.get(*args)
+
+
+class StaticHandler(tornado.web.StaticFileHandler):
+    """Static and media files with the app's security headers; a path the file system cannot take (NUL,
+    undecodable bytes) is a 400, never a 500."""
+
+    def set_default_headers(self) -> None:
+        for name, value in SECURITY_HEADERS.items():
+            self.set_header(name, value)
+
+    def validate_absolute_path(self, root: str, absolute_path: str) -> str | None:
+        if "\x00" in absolute_path:
+            raise tornado.web.HTTPError(400)
+        return super().validate_absolute_path(root, absolute_path)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        self.set_header("Content-Type", "text/plain; charset=UTF-8")
+        self.finish(f"{status_code}: {STATUS_MESSAGES.get(status_code, '请求无效')}")
 
 
 class NotFoundHandler(BaseHandler):

@@ -1,9 +1,10 @@
 """Cart: Redis hashes per owner, the cart page, AJAX add/update/delete, the header count and the login merge."""
 
-from tornado.web import RedirectHandler, url
+from tornado.web import url
 
 from fresh.cart import cart
 from fresh.cart import handlers as h
+from fresh.web import RedirectHandler
 
 
 async def cart_count(redis, session) -> int:

@@ -4,12 +4,13 @@ Other domains use: `status.transition`, `status.get_order`, `status.mark_pay_sta
 and the hooks `order_expiring` (asked before an expired order is closed) and `order_closed` (told after).
 """
 
-from tornado.web import RedirectHandler, url
+from tornado.web import url
 
 from fresh.cli import EXTRA_COMMANDS
 from fresh.orders import handlers as h
 from fresh.orders.expiry import cmd_expire_orders, expiry_loop
 from fresh.orders.queries import sku_comments
+from fresh.web import RedirectHandler
 
 ROUTES = [
     url(r"/order/place", h.OrderPlaceHandler, name="order_place"),

@@ -23,7 +23,7 @@ async def test_session_id_changes_at_login_and_logout(client, user, redis):
     assert await redis.exists(sessions.session_key(logged_in.sid))
 
     stolen = dict(client.cookies)
-    await client.get("/user/logout")
+    await client.post("/user/logout")
     assert "sid" not in client.cookies
     assert not await redis.exists(sessions.session_key(logged_in.sid))
     # The old cookie is worthless after logout.
@@ -86,7 +86,7 @@ async def test_success_clears_failures(client, user):
     for _ in range(4):
         await client.post("/user/login", {"username": user["username"], "pwd": "wrong-password"})
     await client.login(user["username"])
-    await client.get("/user/logout")
+    await client.post("/user/logout")
     for _ in range(4):
         r = await client.post("/user/login", {"username": user["username"], "pwd": "wrong-password"})
         assert r.code == 401
@@ -96,7 +96,7 @@ async def test_success_clears_failures(client, user):
 async def test_remember_username(client, user):
     r = await client.post("/user/login", {"username": user["username"], "pwd": "password123", "remember": "on"})
     assert r.code == 302
-    await client.get("/user/logout")
+    await client.post("/user/logout")
     r = await client.get("/user/login")
     assert f'value="{user["username"]}"' in r.text
 

@@ -40,7 +40,7 @@ async def test_register_activate_login_address_logout(client, pool, settings):
     r = await client.get("/user")
     assert "13912345678" in r.text and "世纪大道100号" in r.text
 
-    r = await client.get("/user/logout")
+    r = await client.post("/user/logout")
     assert r.code == 302
     r = await client.get("/user")
     assert r.code == 302 and r.location.startswith("/user/login?next=")

@@ -8,6 +8,7 @@ import pytest
 
 from fresh import sessions
 from fresh.cart import cart
+from fresh.web import XSRF_RES
 from tests.cart.conftest import cart_of, session_of
 from tests.helpers import Client
 
@@ -82,7 +83,8 @@ async def test_add_beyond_max_count(user_client, skus, pool, redis, user):
 
 async def test_add_without_xsrf_is_refused(user_client, skus, redis, user):
     r = await user_client.post("/cart/add", {"sku_id": skus["apple"], "count": 1}, xsrf=False)
-    assert r.code == 403 and r.json()["res"] == 0
+    # Its own res code and message: res 0 would read as "not logged in" to the page.
+    assert r.code == 403 and r.json() == {"res": XSRF_RES, "errmsg": "页面已过期，请刷新后重试"}
     # A token that does not match the cookie is no better.
     r = await user_client.post("/cart/add", {"sku_id": skus["apple"], "count": 1, "_xsrf": "forged"}, xsrf=False)
     assert r.code == 403

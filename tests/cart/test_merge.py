@@ -14,7 +14,7 @@ async def test_guest_cart_merged_at_login(new_client, user, skus, redis, setting
     await me.login(user["username"])
     await me.post("/cart/add", {"sku_id": skus["apple"], "count": 1})
     await me.post("/cart/add", {"sku_id": skus["berry"], "count": 10})
-    await me.get("/user/logout")
+    await me.post("/user/logout")
 
     guest = new_client()
     for key, n in (("apple", 3), ("berry", 15), ("kiwi", 2), ("off", 1)):
@@ -28,7 +28,7 @@ async def test_guest_cart_merged_at_login(new_client, user, skus, redis, setting
     assert await cart.get_cart(redis, user_id=user["id"]) == {skus["apple"]: 4, skus["berry"]: 20, skus["kiwi"]: 2}
     assert not await redis.exists(cart.guest_cart_key(old.sid))
     # Logging in again (new session, no guest cart any more) changes nothing.
-    await guest.get("/user/logout")
+    await guest.post("/user/logout")
     await guest.login(user["username"])
     assert await cart.get_cart(redis, user_id=user["id"]) == {skus["apple"]: 4, skus["berry"]: 20, skus["kiwi"]: 2}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fresh.cart import cart
+from fresh.web import XSRF_RES
 from tests.cart.conftest import cart_of
 from tests.helpers import Client, create_user
 
@@ -86,7 +87,7 @@ async def test_off_sale_line_can_still_be_deleted(user_client, skus, redis, user
 async def test_no_xsrf_is_403_and_nothing_changes(user_client, skus, redis, user, path):
     await fill(user_client, skus, apple=2)
     r = await user_client.post(path, {"sku_id": skus["apple"], "count": 5}, xsrf=False)
-    assert r.code == 403 and r.json()["res"] == 0
+    assert r.code == 403 and r.json()["res"] == XSRF_RES
     assert await cart.get_cart(redis, user_id=user["id"]) == {skus["apple"]: 2}
 
 
@@ -139,7 +140,7 @@ async def test_user_a_never_touches_user_b(new_client, pool, settings, skus, red
 async def test_logged_out_cookie_cannot_change_the_cart(user_client, new_client, skus, redis, user, path, data):
     await fill(user_client, skus, apple=2)
     stolen = dict(user_client.cookies)
-    await user_client.get("/user/logout")
+    await user_client.post("/user/logout")
     thief = new_client()
     thief.cookies, thief.xsrf = dict(stolen), user_client.xsrf
     r = await thief.post(path, {"sku_id": skus["apple"], **data})
