@@ -8,7 +8,7 @@ import importlib
 import logging
 import signal
 
-from fresh import db, eventloop
+from fresh import db, eventloop, logs
 from fresh.redis_client import create_redis
 from fresh.settings import load_settings
 from fresh.web import make_app, server_options
@@ -25,14 +25,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def setup_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
 async def main(argv=None) -> None:
     args = parse_args(argv)
-    setup_logging()
     cfg = load_settings()
+    logs.setup_logging(cfg.log.format, cfg.log.level)
     pool = await db.create_pool(cfg.db)
     redis = create_redis(cfg.redis)
     app = make_app(cfg, pool=pool, redis=redis)

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import secrets
 import time
 from collections import Counter
 
 import redis.asyncio as aioredis
+from prometheus_client.parser import text_string_to_metric_families
 from tornado.web import decode_signed_value
 
 from bench.common import LOGS, Result, percentile, progress
@@ -74,19 +74,15 @@ def _log_retries(strategy: str) -> int:
 
 
 async def _metric_retries(shopper) -> float | None:
-    """A retry/deadlock counter from /metrics, if the orders code exports one."""
+    """Deadlock retries from /metrics (fresh_order_retries_total{reason="deadlock"}); None if it is unreadable."""
     response = await shopper.get("/metrics")
     if response.code != 200:
         return None
-    total, found = 0.0, False
-    for line in response.body.decode().splitlines():
-        if line.startswith("#"):
-            continue
-        name = line.split("{", 1)[0].split(" ", 1)[0]
-        if "order" in name and re.search(r"deadlock|retr", name):
-            total += float(line.rsplit(" ", 1)[1])
-            found = True
-    return total if found else None
+    total = 0.0
+    for family in text_string_to_metric_families(response.body.decode()):
+        if family.name == "fresh_order_retries":
+            total += sum(s.value for s in family.samples if s.labels.get("reason") == "deadlock")
+    return total
 
 
 async def _buy_loop(run, redis, shopper, sku_id: int, *, deadline: float, budget: list[int], latencies: list,

@@ -130,8 +130,8 @@ class Run:
             "wrk replays prepared requests (bench/wrk/requests.lua): logged-in POSTs carry the signed `sid` cookie"
             " of a real login and a hex `_xsrf` cookie equal to the form field, as a browser does.",
             "Order commits: each buyer's cart gets one unit through the cart's domain function before every"
-            " commit; only the commit request is timed. Deadlock retries are read from /metrics when the orders"
-            " code exports a counter, else counted from its 'retrying once' log lines.",
+            " commit; only the commit request is timed. Deadlock retries are read from /metrics"
+            " (fresh_order_retries_total, reason=deadlock), else counted from the 'retrying once' log lines.",
             "Oversell is checked in MariaDB after each scenario: stock+sales unchanged per SKU, sales delta equal to"
             " the order_goods delta, and nothing sold beyond the stock.",
         ]

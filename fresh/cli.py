@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 
-from fresh import db, migrate
+from fresh import db, logs, migrate
 from fresh.settings import Settings, load_settings
 from fresh.web import PACKAGES
 
@@ -75,7 +75,6 @@ async def cmd_keys(cfg: Settings, args) -> None:
 
 
 def main(argv=None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(prog="python -m fresh")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="create the database if needed and apply migrations")
@@ -91,6 +90,7 @@ def main(argv=None) -> None:
         sub.add_parser(name, help=help_text)
     args = parser.parse_args(argv)
     cfg = load_settings()
+    logs.setup_logging(cfg.log.format, cfg.log.level)
     handlers = {"migrate": cmd_migrate, "seed": cmd_seed, "createadmin": cmd_createadmin, "keys": cmd_keys}
     handlers.update({name: fn for name, fn, _ in EXTRA_COMMANDS})
     asyncio.run(handlers[args.command](cfg, args))

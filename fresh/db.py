@@ -23,6 +23,7 @@ import aiomysql
 import pymysql
 from pymysql.constants import CLIENT
 
+from fresh import metrics
 from fresh.settings import DBSettings
 
 # MariaDB error codes worth naming.
@@ -103,10 +104,17 @@ async def connection(pool: aiomysql.Pool, *, bounded: bool = True) -> AsyncItera
     timeout, or it is cancelled, the connection closed and DatabaseUnavailable raised. Only migrations pass
     `bounded=False` (DDL on a populated table may legitimately take minutes)."""
     bounds = limits(pool)
+    # Counted only when no connection is free: the common path pays nothing for the gauge.
+    waiting = pool.freesize == 0
+    if waiting:
+        metrics.DB_POOL_WAITING.inc()
     try:
         conn = await asyncio.wait_for(pool.acquire(), bounds.acquire)
     except (TimeoutError, OSError, pymysql.err.OperationalError) as exc:
         raise DatabaseUnavailable(str(exc) or "no connection within the acquire timeout") from exc
+    finally:
+        if waiting:
+            metrics.DB_POOL_WAITING.dec()
     deadline = asyncio.timeout(bounds.query if bounded else None)
     try:
         async with deadline:

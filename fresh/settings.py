@@ -6,6 +6,7 @@ One frozen dataclass tree, validated once at startup and passed in; nothing impo
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import secrets
 import tomllib
@@ -169,6 +170,20 @@ class SandboxSettings:
 
 
 @dataclass(frozen=True)
+class LogSettings:
+    # text: readable lines (make run); json: one JSON object per line, for a log shipper (FRESH_LOG_FORMAT=json).
+    format: str = "text"
+    level: str = "INFO"
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    # Comma-separated networks whose direct connections may read /metrics. A request relayed by a proxy (one that
+    # carries X-Forwarded-For or X-Real-IP, as nginx's do) is refused whatever its address.
+    allow: str = "127.0.0.0/8,::1/128"
+
+
+@dataclass(frozen=True)
 class Settings:
     mode: str = "development"
     var_dir: str = "var"
@@ -182,6 +197,8 @@ class Settings:
     orders: OrdersSettings = field(default_factory=OrdersSettings)
     alipay: AlipaySettings = field(default_factory=AlipaySettings)
     sandbox: SandboxSettings = field(default_factory=SandboxSettings)
+    log: LogSettings = field(default_factory=LogSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     @property
     def var_path(self) -> Path:
@@ -190,6 +207,11 @@ class Settings:
     @property
     def production(self) -> bool:
         return self.mode == "production"
+
+
+def allowed_networks(value: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """The networks of a comma-separated list such as `metrics.allow` (ValueError for a malformed one)."""
+    return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip())
 
 
 def resolve_path(value: str) -> Path:
@@ -261,6 +283,14 @@ def _validate(settings: Settings) -> Settings:
         raise SettingsError("orders.stock_strategy must be atomic, pessimistic or optimistic")
     if settings.db.query_timeout <= settings.db.lock_wait_timeout:
         raise SettingsError("db.query_timeout must be longer than db.lock_wait_timeout")
+    if settings.log.format not in ("text", "json"):
+        raise SettingsError("log.format must be text or json")
+    if settings.log.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise SettingsError("log.level must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    try:
+        allowed_networks(settings.metrics.allow)
+    except ValueError as exc:
+        raise SettingsError(f"metrics.allow: {exc}") from None
     if settings.orders.transit_price < 0:
         raise SettingsError("orders.transit_price must not be negative")
     if not settings.web.cookie_secret:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib
+import ipaddress
 import itertools
 import logging
+import re
 import secrets
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -21,11 +22,11 @@ from tornado import httputil
 from tornado.escape import json_encode
 from tornado.httputil import parse_cookie
 
-from fresh import db, metrics, sessions
+from fresh import db, logs, metrics, sessions
 from fresh.errors import DomainError, Forbidden, NotFound, NotLoggedIn
 from fresh.hashgate import HashGate
 from fresh.redis_client import create_lane
-from fresh.settings import ROOT, Settings
+from fresh.settings import ROOT, Settings, allowed_networks
 
 log = logging.getLogger("fresh.web")
 access_log = logging.getLogger("fresh.access")
@@ -84,7 +85,12 @@ class Application(tornado.web.Application):
         )
         self.jinja.filters["money"] = lambda value: f"{value:.2f}"
         self.hash_gate = HashGate(cfg.accounts.hash_concurrency, cfg.accounts.hash_queue)
+        # True once the process has begun to drain on SIGTERM: /readyz answers 503 so the balancer stops sending
+        # new requests here while the ones in flight finish.
+        self.draining = False
+        self.metrics_allow = allowed_networks(cfg.metrics.allow)
         super().__init__(routes, **tornado_settings)
+        self.route_names = _route_names(self)
 
     def hook(self, name: str) -> list[Callable]:
         return self.hooks.get(name, [])
@@ -127,8 +133,11 @@ class RequestGuard(httputil.HTTPMessageDelegate):
         if status is None:
             return self.delegate.headers_received(start_line, headers)
         self.refused = True
-        metrics.REQUESTS.inc(status="4xx")
-        access_log.info("- %d %s (refused before routing)", status, getattr(start_line, "method", "-"))
+        method = getattr(start_line, "method", "")
+        method = method if method in _METHODS else "other"
+        metrics.HTTP_REQUESTS.labels("refused", method, str(status)).inc()
+        access_log.info("%d %s (refused before routing)", status, method,
+                        extra={"status": status, "method": method})
         body = json_encode({"res": 0, "errmsg": STATUS_MESSAGES.get(status, "请求参数有误")}).encode()
         head = [f"HTTP/1.1 {status} {httputil.responses.get(status, 'Error')}",
                 "Content-Type: application/json; charset=UTF-8", f"Content-Length: {len(body)}",
@@ -177,6 +186,7 @@ def make_app(cfg: Settings, *, pool, redis) -> Application:
     """Build the application from the packages' ROUTES and HOOKS; does no I/O."""
     routes: list = [
         tornado.web.url(r"/healthz", HealthHandler, name="healthz"),
+        tornado.web.url(r"/readyz", ReadyHandler, name="readyz"),
         tornado.web.url(r"/metrics", MetricsHandler, name="metrics"),
         tornado.web.url(r"/media/(.*)", StaticHandler, {"path": str(cfg.var_path / "media")},
                         name="media"),
@@ -189,6 +199,8 @@ def make_app(cfg: Settings, *, pool, redis) -> Application:
         for hook_name, fn in getattr(package, "HOOKS", {}).items():
             hooks.setdefault(hook_name, []).append(fn)
         background.extend(getattr(package, "BACKGROUND", []))
+    logs.install()
+    metrics.set_build_info()
     return Application(
         cfg,
         pool=pool,
@@ -210,19 +222,54 @@ def make_app(cfg: Settings, *, pool, redis) -> Application:
     )
 
 
+def _route_names(app: Application) -> dict[type, str]:
+    """Handler class -> the route name its url() gave it: the `route` of the metrics and the log lines. A class
+    serving several routes under different names (StaticFileHandler) is labelled with its class name."""
+    names: dict[type, set] = {}
+    for rule in app.wildcard_router.rules:
+        if isinstance(rule.target, type):
+            names.setdefault(rule.target, set()).add(rule.name)
+    labels = {cls: next(iter(n)) if len(n) == 1 and None not in n else cls.__name__ for cls, n in names.items()}
+    labels[NotFoundHandler] = "not_found"
+    return labels
+
+
+def route_name(handler: tornado.web.RequestHandler) -> str:
+    cls = type(handler)
+    return handler.application.route_names.get(cls, cls.__name__)
+
+
+# Method labels come from the request line: anything unusual is counted as "other", so a client cannot make series.
+_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"))
+# (handler class, method, status) -> the label children of the request counter and histogram: labels() takes a
+# lock and builds a key per call, which showed on the hot paths.
+_REQUEST_SERIES: dict[tuple, tuple] = {}
+
+
 def log_request(handler: tornado.web.RequestHandler) -> None:
+    """Count and time every answered request, and write its access line (path only: a query string may carry a
+    signature or a token)."""
     status = handler.get_status()
-    metrics.REQUESTS.inc(status=str(status)[0] + "xx")
+    request = handler.request
+    seconds = request.request_time()
+    method = request.method if request.method in _METHODS else "other"
+    key = (type(handler), method, status)
+    series = _REQUEST_SERIES.get(key)
+    if series is None:
+        labels = (route_name(handler), method, str(status))
+        series = _REQUEST_SERIES[key] = (metrics.HTTP_REQUESTS.labels(*labels), metrics.HTTP_LATENCY.labels(*labels))
+    series[0].inc()
+    series[1].observe(seconds)
     level = logging.INFO if status < 500 else logging.ERROR
     if not access_log.isEnabledFor(level):
         return
-    request = handler.request
+    path = request.path if not getattr(handler, "secret_path", False) else f"<{route_name(handler)}>"
+    ms = round(1000.0 * seconds, 1)
     # makeRecord + handle instead of log(): the same line without logging's caller lookup (a stack walk per
     # request, measurable on the hot paths).
     access_log.handle(access_log.makeRecord(
-        access_log.name, level, __file__, 0, "%s %d %s %s %.1fms",
-        (getattr(handler, "request_id", "-"), status, request.method, request.uri, 1000.0 * request.request_time()),
-        None,
+        access_log.name, level, __file__, 0, "%d %s %s %.1fms", (status, method, path, ms), None,
+        extra={"status": status, "method": method, "path": path, "duration_ms": ms},
     ))
 
 
@@ -230,6 +277,9 @@ def log_request(handler: tornado.web.RequestHandler) -> None:
 # random source per request showed in the profiles of the hot paths).
 _REQUEST_PREFIX = secrets.token_hex(4)
 _REQUEST_COUNTER = itertools.count(1)
+# What an incoming X-Request-Id may be (nginx's $request_id is 32 hex digits): anything else would let a client
+# write into our log lines, so it is replaced by our own id.
+_REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 def new_request_id() -> str:
@@ -239,6 +289,12 @@ def new_request_id() -> str:
 def secure_cookies(cfg: Settings) -> bool:
     """Cookies are Secure behind https, and always in production."""
     return cfg.web.secure_cookies or cfg.production
+
+
+def request_id_of(request) -> str:
+    """The caller's X-Request-Id when it is a plain token, else a new id."""
+    given = request.headers.get("X-Request-Id", "")
+    return given if _REQUEST_ID_RE.fullmatch(given) else new_request_id()
 
 
 def is_safe_next(target: str | None) -> bool:
@@ -260,9 +316,22 @@ class BaseHandler(tornado.web.RequestHandler):
 
     application: Application
 
+    # The `res` code this request answered with (reply() or a DomainError), for metrics; None when it had none.
+    answered_res: int | None = None
+    # True where the path itself is a secret (an activation token): the access line names the route instead.
+    secret_path = False
+
     def initialize(self) -> None:
         self.session: sessions.Session | None = None
-        self.request_id = self.request.headers.get("X-Request-Id", "")[:64] or new_request_id()
+        self.request_id = request_id_of(self.request)
+        self.log_context = logs.LogContext(self.request_id, route_name(self))
+
+    async def _execute(self, transforms, *args: bytes, **kwargs: bytes) -> None:
+        # Tornado runs _execute as the request's own task: the log context bound here covers every line of the
+        # request (the XSRF check, which runs before prepare(), included) and goes away with the task, so it never
+        # leaks into the connection's next request.
+        logs.bind(self.log_context)
+        await super()._execute(transforms, *args, **kwargs)
 
     def set_default_headers(self) -> None:
         # Also run by clear() when an error replaces a response, so error pages keep these headers.
@@ -317,11 +386,13 @@ class BaseHandler(tornado.web.RequestHandler):
         self.set_header("Cache-Control", "no-store")
         if not self.load_session:
             self.session = claims
-            return
-        self.session = await sessions.load_session(self.redis_lane, claims)
-        if self.session is None:
-            # The session ended (logout, expiry, user deactivated): the visitor is anonymous now.
-            self.clear_cookie(sessions.COOKIE_NAME)
+        else:
+            self.session = await sessions.load_session(self.redis_lane, claims)
+            if self.session is None:
+                # The session ended (logout, expiry, user deactivated): the visitor is anonymous now.
+                self.clear_cookie(sessions.COOKIE_NAME)
+        if self.session is not None and not self.session.is_guest:
+            self.log_context.user_id = self.session.user_id
 
     def compute_etag(self) -> str | None:
         """No ETag on the shop's own responses: pages carry the visitor's name, cart count and a freshly masked
@@ -415,6 +486,7 @@ class BaseHandler(tornado.web.RequestHandler):
     def reply(self, res: int, message: str = "", *, http_status: int = 200, **extra: Any) -> None:
         """Finish with the original's JSON shape {"res", "message"|"errmsg", ...} and a real HTTP status."""
         self.set_status(http_status)
+        self.answered_res = int(res)
         body = {"res": res}
         if message:
             body["message" if http_status < 400 else "errmsg"] = message
@@ -437,12 +509,21 @@ class BaseHandler(tornado.web.RequestHandler):
         )
 
     def log_exception(self, typ, value, tb) -> None:
+        # Tornado's own lines name the full URI (a query string may carry a signature or a token): path only here.
+        # The request id comes with every line (fresh.logs).
         if isinstance(value, DomainError):
-            log.info("%s %s: %s", self.request_id, type(value).__name__, value.message)
+            log.info("%s: %s", type(value).__name__, value.message)
         elif _is_unavailable(value):
-            log.warning("%s service unavailable: %r", self.request_id, value)
+            if isinstance(value, REDIS_ERRORS):
+                metrics.REDIS_ERRORS.labels("request").inc()
+            log.warning("service unavailable in %s %s: %r", self.request.method, self.request.path, value)
+        elif isinstance(value, tornado.web.HTTPError):
+            if value.log_message:
+                log.warning("%d %s %s: %s", value.status_code, self.request.method, self.request.path,
+                            value.log_message % value.args if value.args else value.log_message)
         else:
-            super().log_exception(typ, value, tb)
+            log.error("uncaught exception in %s %s", self.request.method, self.request.path,
+                      exc_info=(typ, value, tb))
 
     def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
@@ -459,6 +540,7 @@ class BaseHandler(tornado.web.RequestHandler):
             res, message, extra = exc.res, exc.message, exc.extra
             if "retry_after" in extra:
                 self.set_header("Retry-After", str(extra["retry_after"]))
+            self.answered_res = int(res)
         else:
             res = 0
             message = STATUS_MESSAGES.get(status_code, "服务器开小差了，请稍后再试")
@@ -471,13 +553,15 @@ class BaseHandler(tornado.web.RequestHandler):
         try:
             self.finish(self.render_string("error.html", status_code=status_code, message=message))
         except Exception:
-            log.exception("%s error page failed to render", self.request_id)
+            log.exception("the error page failed to render")
             self.finish(f"{status_code}: {message}")
 
 
+REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
 def _is_unavailable(exc: BaseException | None) -> bool:
-    return isinstance(exc, (db.DatabaseUnavailable, redis.exceptions.ConnectionError,
-                            redis.exceptions.TimeoutError)) or (exc is not None and db.is_connection_lost(exc))
+    return isinstance(exc, (db.DatabaseUnavailable, *REDIS_ERRORS)) or (exc is not None and db.is_connection_lost(exc))
 
 
 def login_required(method: Callable) -> Callable:
@@ -550,36 +634,70 @@ class NotFoundHandler(BaseHandler):
 
 
 class HealthHandler(BaseHandler):
-    """Liveness: MariaDB and Redis each answer a trivial command within a second."""
+    """Liveness: the process answers. No I/O, so a MariaDB or Redis outage never gets every instance restarted;
+    whether this instance can serve is /readyz's question."""
+
+    load_session = False
+    ajax = True
+
+    def get(self) -> None:
+        self.finish({"status": "ok"})
+
+
+class ReadyHandler(BaseHandler):
+    """Readiness: 200 while MariaDB (a pooled connection) and Redis each answer within a second and the process is
+    not draining; 503 otherwise, so the balancer sends requests elsewhere."""
 
     load_session = False
     ajax = True
 
     async def get(self) -> None:
-        state = {}
-        state["mariadb"] = await _probe(db.fetchone(self.db, "SELECT 1 AS ok"))
-        state["redis"] = await _probe(self.redis.ping())
-        ok = all(v == "ok" for v in state.values())
+        if self.application.draining:
+            self.set_status(503)
+            self.finish({"status": "draining"})
+            return
+        mariadb, redis_state = await asyncio.gather(_probe(db.fetchone(self.db, "SELECT 1 AS ok")),
+                                                    _probe(self.redis.ping(), source="readyz"))
+        ok = mariadb == "ok" and redis_state == "ok"
         self.set_status(200 if ok else 503)
-        self.finish({"status": "ok" if ok else "degraded", **state})
+        self.finish({"status": "ok" if ok else "unavailable", "mariadb": mariadb, "redis": redis_state})
 
 
-async def _probe(awaitable: Awaitable) -> str:
-    started = time.monotonic()
+async def _probe(awaitable: Awaitable, *, source: str = "") -> str:
     try:
         await asyncio.wait_for(awaitable, 1.0)
     except Exception as exc:
+        if source and isinstance(exc, REDIS_ERRORS):
+            metrics.REDIS_ERRORS.labels(source).inc()
         return f"error: {type(exc).__name__}"
-    metrics.PROBE_SECONDS.observe(time.monotonic() - started)
     return "ok"
 
 
+def metrics_allowed(request, networks) -> bool:
+    """/metrics is for direct connections from `metrics.allow`. nginx adds X-Real-IP and X-Forwarded-For to every
+    request it relays, so their presence marks a request that came through the public server: refused. Without
+    them Tornado's remote_ip is the TCP peer, even with xheaders on."""
+    if "X-Forwarded-For" in request.headers or "X-Real-IP" in request.headers:
+        return False
+    try:
+        address = ipaddress.ip_address(request.remote_ip)
+    except ValueError:
+        return False
+    return any(address in network for network in networks)
+
+
 class MetricsHandler(BaseHandler):
+    """This process's Prometheus metrics (text format), for scrapers on the networks in `metrics.allow`."""
+
     load_session = False
 
     def get(self) -> None:
-        self.set_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-        self.finish(metrics.render())
+        if not metrics_allowed(self.request, self.application.metrics_allow):
+            raise Forbidden("仅限内部监控直接访问")
+        metrics.sample_pool(self.db)
+        body, content_type = metrics.render()
+        self.set_header("Content-Type", content_type)
+        self.finish(body)
 
 
 def media_path(cfg: Settings) -> Path:

@@ -33,7 +33,7 @@ async def test_app_serves_and_stops_on_sigterm(settings):
         client = Client(f"http://127.0.0.1:{port}")
         for _ in range(100):
             try:
-                r = await client.get("/healthz")
+                r = await client.get("/readyz")
                 break
             except OSError:
                 await asyncio.sleep(0.1)

@@ -65,6 +65,8 @@ async def send_activation(handler: BaseHandler, *, user_id: int, username: str, 
 
 
 class ActivateHandler(BaseHandler):
+    secret_path = True  # the token in the path activates the account: never in the access log
+
     async def get(self, token: str) -> None:
         try:
             user_id = tokens.read_activation_token(self.cfg.web.cookie_secret, token)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from enum import IntEnum
+
+from fresh import metrics
 from fresh.cart import cart
 from fresh.catalog import goods
 from fresh.errors import BadRequest, Conflict, NotFound
@@ -21,6 +24,19 @@ class CartAjaxHandler(BaseHandler):
 
     ajax = True
     load_session = False
+    # The metrics' name of the operation, and the enum of its res codes.
+    cart_op = ""
+    res_codes: type[IntEnum] = cart.AddRes
+
+    def on_finish(self) -> None:
+        res = self.answered_res
+        if res is None:
+            result = "error"
+        elif res == 0:
+            result = "not_logged_in"
+        else:
+            result = self.res_codes(res).name.lower() if res in self.res_codes.__members__.values() else str(res)
+        metrics.CART_OPS.labels(self.cart_op, result).inc()
 
     async def on_sale_sku(self, sku_id: int) -> dict:
         sku = await goods.get_sku(self.db, sku_id)
@@ -42,6 +58,8 @@ class CartAddHandler(CartAjaxHandler):
     refusal is re-checked against MariaDB before it is answered). That is safe because placing the order takes
     the stock in a MariaDB transaction and refuses what is not there; catalog writes (status, price, stock by
     staff) change the catalog version, which the add script compares, and are seen at once."""
+
+    cart_op = "add"
 
     async def post(self) -> None:
         sku_id, count = cart.clean_line(self.arg("sku_id"), self.arg("count"), max_count=self.cfg.cart.max_count)
@@ -84,6 +102,8 @@ class CartAddHandler(CartAjaxHandler):
 
 
 class CartUpdateHandler(CartAjaxHandler):
+    cart_op = "update"
+
     async def post(self) -> None:
         sku_id, count = cart.clean_line(self.arg("sku_id"), self.arg("count"), max_count=self.cfg.cart.max_count)
         sku = await self.on_sale_sku(sku_id)
@@ -101,6 +121,9 @@ class CartUpdateHandler(CartAjaxHandler):
 
 
 class CartDeleteHandler(CartAjaxHandler):
+    cart_op = "delete"
+    res_codes = cart.DeleteRes
+
     async def post(self) -> None:
         sku_id = cart.clean_sku_id(self.arg("sku_id"))
         if sku_id is None:

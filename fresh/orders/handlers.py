@@ -6,6 +6,7 @@ import re
 
 from tornado.escape import url_escape
 
+from fresh import metrics
 from fresh.errors import BadRequest, DomainError, NotFound
 from fresh.orders import lifecycle, place, queries
 from fresh.orders.place import CommitRes
@@ -44,14 +45,12 @@ class OrderCommitHandler(BaseHandler):
     async def post(self) -> None:
         form = place.clean_commit(addr_id=self.arg("addr_id"), pay_method=self.arg("pay_method"),
                                   sku_ids=self.get_arguments("sku_ids"), idem_key=self.arg("idem_key"))
-        try:
-            order_id = await place.place_order(self.db, self.redis_lane, self.cfg.orders, user_id=self.user_id,
-                                               **form)
-        except DomainError as exc:
-            place.COMMITS.inc(res=str(int(exc.res)))
-            raise
-        place.COMMITS.inc(res=str(int(CommitRes.CREATED)))
+        order_id = await place.place_order(self.db, self.redis_lane, self.cfg.orders, user_id=self.user_id, **form)
         self.reply(CommitRes.CREATED, "创建成功", order_id=order_id)
+
+    def on_finish(self) -> None:
+        res = "error" if self.answered_res is None else str(self.answered_res)
+        metrics.ORDER_COMMITS.labels(res, self.cfg.orders.stock_strategy).inc()
 
 
 class UserOrderHandler(BaseHandler):

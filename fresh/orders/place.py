@@ -16,7 +16,7 @@ import aiomysql
 import pymysql
 import redis.asyncio as aioredis
 
-from fresh import db, metrics
+from fresh import db, logs, metrics
 from fresh.accounts import addresses
 from fresh.cart import cart
 from fresh.catalog import goods
@@ -26,8 +26,6 @@ from fresh.redis_client import Lane
 from fresh.settings import OrdersSettings
 
 log = logging.getLogger("fresh.orders")
-COMMITS = metrics.Counter("fresh_order_commits_total", "Order commits answered, by res code.")
-RETRIES = metrics.Counter("fresh_order_retries_total", "Order transactions started again, by reason.")
 
 MAX_SKUS = 50
 MAX_ID = 4294967295  # INT UNSIGNED
@@ -161,7 +159,7 @@ def _by_id(rows: list[dict]) -> dict[int, dict]:
 
 
 async def take_atomic(tx: db.BatchedTransaction, opening: list[Statement], closing: list[Statement],
-                      counts: dict[int, int]) -> None:
+                      counts: dict[int, int]) -> list[db.Outcome]:
     # One conditional UPDATE per SKU checks and takes: the row lock it takes makes "stock>=count" true at the
     # moment of the write. The whole order is one batch.
     ids = sorted(counts)
@@ -169,7 +167,7 @@ async def take_atomic(tx: db.BatchedTransaction, opening: list[Statement], closi
                                " AND stock>=%s", (counts[i], counts[i], i, counts[i]), str(i)) for i in ids],
                             ER_TAKE_REFUSED)
     try:
-        await tx.run([*opening, take, *closing], commit=True)
+        return await tx.run([*opening, take, *closing], commit=True)
     except pymysql.err.OperationalError as exc:
         refused = db.signalled(exc, ER_TAKE_REFUSED)
         if refused is None:
@@ -183,7 +181,7 @@ async def take_atomic(tx: db.BatchedTransaction, opening: list[Statement], closi
 
 
 async def take_pessimistic(tx: db.BatchedTransaction, opening: list[Statement], closing: list[Statement],
-                           counts: dict[int, int]) -> None:
+                           counts: dict[int, int]) -> list[db.Outcome]:
     # FOR UPDATE holds the rows until commit, so no other order can take the stock between the check here and the
     # write, which goes with the COMMIT.
     ids = sorted(counts)
@@ -191,11 +189,11 @@ async def take_pessimistic(tx: db.BatchedTransaction, opening: list[Statement], 
     _check(rows, counts)
     updates = [("UPDATE goods_sku SET stock=stock-%s, sales=sales+%s WHERE id=%s", (counts[i], counts[i], i))
                for i in ids]
-    await tx.run([*updates, *closing], commit=True)
+    return await tx.run([*updates, *closing], commit=True)
 
 
 async def take_optimistic(tx: db.BatchedTransaction, opening: list[Statement], closing: list[Statement],
-                          counts: dict[int, int]) -> None:
+                          counts: dict[int, int]) -> list[db.Outcome]:
     # The stock (and price) read is the version: each UPDATE matches only if no other order changed its row since.
     # A lost race SIGNALs, so the batch stops before its COMMIT; what that try took is undone (the order row stays)
     # and the rows are read again.
@@ -208,11 +206,11 @@ async def take_optimistic(tx: db.BatchedTransaction, opening: list[Statement], c
                                   (rows[i]["stock"] - counts[i], counts[i], i, rows[i]["stock"], rows[i]["price"]),
                                   str(i)) for i in ids], ER_LOST_RACE)
         try:
-            await tx.run([take, *closing], commit=True)
-            return
+            return await tx.run([take, *closing], commit=True)
         except pymysql.err.OperationalError as exc:
             if db.signalled(exc, ER_LOST_RACE) is None:
                 raise
+        metrics.ORDER_RETRIES.labels("optimistic", "lost_race").inc()
         rows = _by_id((await tx.run([("ROLLBACK TO SAVEPOINT sp_goods", None), _sku_read(ids)]))[-1].rows)
     raise _Contention()
 
@@ -261,10 +259,12 @@ async def _commit_once(pool, cfg: OrdersSettings, *, user_id, address, pay_metho
         ("UPDATE order_info SET total_count=%s,"
          " total_price=(SELECT SUM(count * price) FROM order_goods WHERE order_id=%s) WHERE order_id=%s",
          (sum(counts.values()), order_id, order_id)),
+        # For the order_placed log line; read inside the transaction, so it costs no round trip of its own.
+        ("SELECT total_price + transit_price AS amount FROM order_info WHERE order_id=%s", (order_id,)),
     ]
     async with db.batched_transaction(pool) as tx:
         try:
-            await take(tx, opening, closing, counts)
+            outcomes = await take(tx, opening, closing, counts)
         except pymysql.err.IntegrityError as exc:
             # Racing commits with one idem_key: the second INSERT waits on the first's unique-key lock, then fails
             # here once the first commits (or succeeds if the first rolled back).
@@ -273,6 +273,8 @@ async def _commit_once(pool, cfg: OrdersSettings, *, user_id, address, pay_metho
             if exc.args and exc.args[0] == ER_NO_REFERENCED_ROW:
                 raise NotLoggedIn() from exc
             raise
+    logs.event(log, "order_placed", order_id=order_id, user_id=user_id, amount=outcomes[-1].rows[0]["amount"],
+               strategy=cfg.stock_strategy)
     return order_id
 
 
@@ -340,7 +342,7 @@ async def _commit_with_retries(pool, cfg: OrdersSettings, **kw) -> str:
         except _Gone as exc:
             raise no_such_sku(exc.sku_id) from None
         except _Contention:
-            RETRIES.inc(reason="optimistic")
+            metrics.ORDER_RETRIES.labels(cfg.stock_strategy, "contention").inc()
             if time.monotonic() > deadline:
                 raise Conflict("下单人数过多，请重试", res=CommitRes.FAILED) from None
             # Start over later with every lock released, so the orders ahead can finish.
@@ -350,9 +352,10 @@ async def _commit_with_retries(pool, cfg: OrdersSettings, **kw) -> str:
         except (pymysql.err.OperationalError, pymysql.err.InterfaceError, ConnectionError,
                 asyncio.IncompleteReadError, TimeoutError) as exc:
             if db.is_retryable(exc):
+                metrics.ORDER_DEADLOCKS.labels(cfg.stock_strategy).inc()
                 if not retried_deadlock:
                     retried_deadlock = True
-                    RETRIES.inc(reason="deadlock")
+                    metrics.ORDER_RETRIES.labels(cfg.stock_strategy, "deadlock").inc()
                     log.info("order for user %s: %s, retrying once", kw["user_id"], exc)
                     continue
                 raise Conflict("下单失败，请重试", res=CommitRes.FAILED) from None

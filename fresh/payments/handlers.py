@@ -9,10 +9,19 @@ from decimal import Decimal, InvalidOperation
 
 import tornado.websocket
 
+from fresh import logs, metrics
 from fresh.errors import BadRequest, NotFound
 from fresh.orders.status import get_order
 from fresh.payments import alipay, live
-from fresh.payments.pay import AmountMismatch, get_client, mark_paid, order_amount, start_payment, status_payload
+from fresh.payments.pay import (
+    AmountMismatch,
+    alipay_paid_at,
+    get_client,
+    mark_paid,
+    order_amount,
+    start_payment,
+    status_payload,
+)
 from fresh.web import BaseHandler, login_required
 
 log = logging.getLogger("fresh.payments")
@@ -84,7 +93,7 @@ class NotifyHandler(BaseHandler):
             if alipay.is_paid(form):
                 # mark_paid checks the order exists and the amount is its own, under the row lock.
                 await mark_paid(self.db, self.redis, order_id=order_id, trade_no=form.get("trade_no", ""),
-                                amount=amount, source="notify")
+                                amount=amount, source="notify", paid_at=alipay_paid_at(form))
             else:
                 order = await get_order(self.db, order_id)
                 if amount != order_amount(order):
@@ -100,7 +109,9 @@ class NotifyHandler(BaseHandler):
         self.finish("success")
 
     def fail(self, status: int, why: str) -> None:
-        log.warning("rejected Alipay notify: %s", why)
+        # `why` is one of the fixed reasons above (a bounded label); the form itself (its sign) is never logged.
+        metrics.NOTIFY_REFUSED.labels(why).inc()
+        logs.event(log, "notify_refused", level=logging.WARNING, reason=why)
         self.set_status(status)
         self.set_header("Content-Type", "text/plain; charset=utf-8")
         self.finish("fail")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections import defaultdict
 from typing import Protocol
 
@@ -19,8 +20,9 @@ from fresh import metrics
 
 log = logging.getLogger("fresh.payments.live")
 CHANNEL_PREFIX = "order:"
-WS_CLIENTS = metrics.Gauge("fresh_ws_clients", "Open order-status websockets in this process.")
-WS_MESSAGES = metrics.Counter("fresh_ws_messages_total", "Status messages sent to websockets.")
+# The publisher's wall-clock time travels with each message under this key, for the publish -> send delay; it is
+# taken off before the payload reaches a browser.
+SENT_AT = "_published_at"
 
 
 def order_channel(order_id: str) -> str:
@@ -29,7 +31,8 @@ def order_channel(order_id: str) -> str:
 
 async def publish_status(redis: aioredis.Redis, order_id: str, payload: dict) -> None:
     """Tell every process's listeners about an order's new status."""
-    await redis.publish(order_channel(order_id), json.dumps(payload, ensure_ascii=False, default=str))
+    message = {**payload, SENT_AT: time.time()}
+    await redis.publish(order_channel(order_id), json.dumps(message, ensure_ascii=False, default=str))
 
 
 class Subscriber(Protocol):
@@ -48,13 +51,13 @@ class Broadcaster:
 
     def add(self, order_id: str, socket: Subscriber) -> None:
         self.sockets[order_id].add(socket)
-        WS_CLIENTS.inc()
+        metrics.WS_OPEN.inc()
 
     def remove(self, order_id: str, socket: Subscriber) -> None:
         sockets = self.sockets.get(order_id)
         if sockets and socket in sockets:
             sockets.discard(socket)
-            WS_CLIENTS.dec()
+            metrics.WS_OPEN.dec()
             if not sockets:
                 del self.sockets[order_id]
 
@@ -68,9 +71,12 @@ class Broadcaster:
         except ValueError:
             log.warning("ignoring malformed message on %s", channel)
             return
+        sent_at = payload.pop(SENT_AT, None) if isinstance(payload, dict) else None
         for socket in list(sockets):
             socket.send_status(payload)
-            WS_MESSAGES.inc()
+            metrics.WS_MESSAGES.inc()
+            if isinstance(sent_at, int | float):
+                metrics.WS_DELAY.observe(max(0.0, time.time() - sent_at))
 
     async def run(self) -> None:
         """Listen until cancelled; reconnect with backoff, and resync every socket after a gap."""
@@ -94,6 +100,7 @@ class Broadcaster:
                 raise
             except (TimeoutError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
                 self.connected.clear()
+                metrics.REDIS_ERRORS.labels("pubsub").inc()
                 log.warning("pub/sub listener lost Redis (%r); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)

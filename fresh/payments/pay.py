@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import aiomysql
 import redis.asyncio as aioredis
 
-from fresh import db, metrics
+from fresh import db, logs, metrics
 from fresh.errors import BadRequest, Conflict, NotFound
 from fresh.orders.status import (
     NOW,
@@ -29,7 +29,6 @@ from fresh.payments import alipay
 from fresh.payments.live import publish_status
 
 log = logging.getLogger("fresh.payments")
-PAYMENTS = metrics.Counter("fresh_payments_total", "Payments recorded, by source and outcome.")
 
 
 class AmountMismatch(BadRequest):
@@ -75,8 +74,10 @@ async def start_payment(pool: aiomysql.Pool, client: alipay.AlipayClient, *, use
 
 
 async def mark_paid(pool: aiomysql.Pool, redis: aioredis.Redis, *, order_id: str, trade_no: str, amount: Decimal,
-                    source: str) -> bool:
+                    source: str, paid_at: datetime | None = None) -> bool:
     """Record that Alipay says the order is paid; True if this call recorded it, False if it already was.
+
+    `paid_at` is Alipay's own time of the payment (gmt_payment / send_pay_date), for the record delay metric.
 
     Raises NotFound for an unknown order and AmountMismatch when the amount is not the order's. A payment that
     arrives for an order closed meanwhile is recorded as an event and left for refund (`paid_after_close`).
@@ -109,8 +110,13 @@ async def mark_paid(pool: aiomysql.Pool, redis: aioredis.Redis, *, order_id: str
                 (order_id, source, f"paid_after_close 支付宝交易号 {trade_no}"[:255], order_id))], commit=True)
         elif order["trade_no"] and order["trade_no"] != trade_no:
             log.error("order %s paid twice: %s and %s", order_id, order["trade_no"], trade_no)
-    PAYMENTS.inc(source=source, outcome="recorded" if recorded else "repeat")
+    metrics.PAYMENTS.labels(source, "recorded" if recorded else "repeat").inc()
     if recorded:
+        delay = (datetime.now(UTC) - paid_at).total_seconds() if paid_at is not None else None
+        if delay is not None:
+            metrics.PAYMENT_DELAY.labels(source).observe(max(0.0, delay))
+        logs.event(log, "payment_recorded", order_id=order_id, source=source, amount=order_amount(order),
+                   delay_seconds=None if delay is None else round(delay, 3))
         # Published from what this transaction wrote: no second read on the way to the buyer's browser.
         await publish_payload(redis, {**order, "order_status": int(OrderStatus.PAID), "trade_no": trade_no})
     return recorded
@@ -130,8 +136,13 @@ async def record_if_paid(pool: aiomysql.Pool, redis: aioredis.Redis, answer: dic
     if not alipay.is_paid(answer):
         return False
     await mark_paid(pool, redis, order_id=str(answer["out_trade_no"]), trade_no=str(answer.get("trade_no", "")),
-                    amount=Decimal(str(answer.get("total_amount", "0"))), source=source)
+                    amount=Decimal(str(answer.get("total_amount", "0"))), source=source, paid_at=alipay_paid_at(answer))
     return True
+
+
+def alipay_paid_at(answer: dict) -> datetime | None:
+    """When Alipay says the buyer paid: gmt_payment in a notify, send_pay_date in a trade.query answer."""
+    return alipay.parse_time(answer.get("gmt_payment") or answer.get("send_pay_date") or "")
 
 
 async def close_trade_before_expiry(app, order: dict) -> bool:

@@ -15,13 +15,12 @@ import secrets
 import aiomysql
 import redis.asyncio as aioredis
 
-from fresh import db, metrics
+from fresh import db, logs, metrics
 from fresh.orders.status import PAY_ALIPAY, OrderStatus
 from fresh.payments import alipay
 from fresh.payments.pay import get_client, record_if_paid
 
 log = logging.getLogger("fresh.payments.watcher")
-QUERIES = metrics.Counter("fresh_watcher_queries_total", "trade.query calls made by the watcher, by outcome.")
 BATCH = 500
 # Keep asking a little past the deadline: a payment made in the last second may need one more query.
 GRACE_SECONDS = 120
@@ -51,21 +50,24 @@ async def take_lease(redis: aioredis.Redis, order_id: str, seconds: float) -> bo
 
 
 async def check_order(app, order_id: str) -> None:
-    try:
-        answer = await get_client(app).query(order_id)
-    except alipay.AlipayError as exc:
-        QUERIES.inc(outcome="error")
-        log.warning("trade.query for %s failed: %s", order_id, exc)
-        return
-    paid = await record_if_paid(app.db, app.redis, answer, source="watcher")
-    QUERIES.inc(outcome="paid" if paid else "waiting")
+    with logs.unit_of_work(f"watch:{order_id}"):
+        try:
+            answer = await get_client(app).query(order_id)
+        except alipay.AlipayError as exc:
+            metrics.WATCHER_QUERIES.labels("error").inc()
+            log.warning("trade.query for %s failed: %s", order_id, exc)
+            return
+        paid = await record_if_paid(app.db, app.redis, answer, source="watcher")
+        metrics.WATCHER_QUERIES.labels("paid" if paid else "waiting").inc()
 
 
 async def watch_once(app, *, concurrency: int = 20) -> list[str]:
     """One sweep: query each order whose lease this process won; return the ids it queried."""
     cfg = app.cfg.alipay
     mine = []
-    for row in await orders_being_paid(app.db):
+    rows = await orders_being_paid(app.db)
+    metrics.WATCHER_BACKLOG.set(len(rows))
+    for row in rows:
         if await take_lease(app.redis, row["order_id"], backoff(float(row["age"] or 0), cfg.watch_interval,
                                                                cfg.watch_max_backoff)):
             mine.append(row["order_id"])
