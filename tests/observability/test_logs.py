@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
+import os
+import signal
+import sys
 from urllib.parse import parse_qs, quote, quote_plus, urlsplit
 
+from tornado.testing import bind_unused_port
 from tornado.web import decode_signed_value
 
 from fresh import db, logs, sessions
 from fresh.payments.watcher import watch_once
-from fresh.settings import load_settings
+from fresh.settings import ROOT, load_settings
 from tests.helpers import DEFAULT_PASSWORD, Client
 from tests.observability.conftest import json_lines, order_status, pay, place_order, wait_until
 
@@ -211,3 +216,39 @@ async def test_an_activation_token_in_the_path_stays_out_of_the_access_line(clie
     assert len(access) == 1 and access[0].path == "<activate>"
     for fmt in ("text", "json"):
         assert not [line for line in captured.lines(fmt) if token in line]
+
+
+async def test_app_py_with_fresh_log_format_json_writes_only_json_lines(settings):
+    sock, port = bind_unused_port()
+    sock.close()
+    env = dict(os.environ, FRESH_MODE="test", FRESH_DB_NAME=settings.db.name, FRESH_REDIS_URL=settings.redis.url,
+               FRESH_VAR_DIR=str(settings.var_path), FRESH_WEB_COOKIE_SECRET=settings.web.cookie_secret,
+               FRESH_ALIPAY_APP_PRIVATE_KEY=str(settings.alipay.app_private_key),
+               FRESH_ALIPAY_ALIPAY_PUBLIC_KEY=str(settings.alipay.alipay_public_key), FRESH_LOG_FORMAT="json")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "app.py"), "--port", str(port), cwd=str(ROOT), env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    try:
+        client = Client(f"http://127.0.0.1:{port}")
+        for _ in range(100):
+            try:
+                r = await client.get("/healthz", headers={"X-Request-Id": "json-e2e-1"})
+                break
+            except OSError:
+                await asyncio.sleep(0.1)
+        assert r.code == 200 and r.headers["X-Request-Id"] == "json-e2e-1"
+        assert (await client.get("/no/such/page")).code == 404
+        proc.send_signal(signal.SIGTERM)
+        output = (await asyncio.wait_for(proc.stdout.read(), 15)).decode()
+        assert await asyncio.wait_for(proc.wait(), 15) == 0, output
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    lines = json_lines([line for line in output.splitlines() if line.strip()])
+    assert all({"time", "level", "logger", "message", "request_id"} <= set(line) for line in lines)
+    health = [line for line in lines if line["request_id"] == "json-e2e-1"]
+    assert len(health) == 1 and health[0]["route"] == "healthz" and health[0]["status"] == 200
+    missing = [line for line in lines if line.get("route") == "not_found" and line["logger"] == "fresh.access"]
+    assert len(missing) == 1 and missing[0]["status"] == 404 and missing[0]["request_id"] != "-"
+    assert any(line["message"] == "shutting down" and line["request_id"] == "-" for line in lines)

@@ -10,6 +10,7 @@ import pytest
 from tornado.httpserver import HTTPServer
 from tornado.testing import bind_unused_port
 
+from fresh import db
 from fresh.redis_client import create_redis
 from fresh.web import make_app
 from tests.conftest import make_settings
@@ -96,3 +97,25 @@ async def test_readyz_is_503_while_redis_is_unreachable_and_200_again_after(pool
         await server.close_all_connections()
         app.close()
         await redis.aclose()
+
+
+async def test_readyz_is_503_while_mariadb_is_unreachable(redis, tmp_path):
+    # A pool pointed at a port where no MariaDB listens (it connects lazily); the shared server is never touched.
+    dead_sock, dead_port = bind_unused_port()
+    dead_sock.close()
+    sock, port = bind_unused_port()
+    cfg = make_settings(tmp_path, port, db={"port": dead_port, "pool_min": 0, "connect_timeout": 0.5})
+    pool = await db.create_pool(cfg.db)
+    app = make_app(cfg, pool=pool, redis=redis)
+    server = HTTPServer(app)
+    server.add_sockets([sock])
+    try:
+        r = await Client(f"http://127.0.0.1:{port}").get("/readyz")
+        assert r.code == 503 and r.json()["redis"] == "ok" and r.json()["mariadb"].startswith("error")
+        assert (await Client(f"http://127.0.0.1:{port}").get("/healthz")).code == 200
+    finally:
+        server.stop()
+        await server.close_all_connections()
+        app.close()
+        pool.close()
+        await pool.wait_closed()
