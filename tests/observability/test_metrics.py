@@ -147,3 +147,14 @@ async def test_unusual_methods_make_no_series_of_their_own(client):
         series("fresh_http_requests_total", route="healthz", method="other", status="405"): 1,
         series("fresh_http_requests_total", route="metrics", method="GET", status="200"): 1,
     }
+
+
+async def test_requests_refused_before_routing_are_counted(client, settings):
+    before = await scrape(client)
+    r = await client.get("/" + "a" * (settings.web.max_url_length + 10))
+    assert r.code == 414
+    after = await scrape(client)
+    assert moved(before, after, "fresh_http_requests_total") == {
+        series("fresh_http_requests_total", route="refused", method="GET", status="414"): 1,
+        series("fresh_http_requests_total", route="metrics", method="GET", status="200"): 1,
+    }
