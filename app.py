@@ -9,6 +9,7 @@ import logging
 import signal
 
 from fresh import db, eventloop, logs
+from fresh.catalog.search import search_mode
 from fresh.redis_client import create_redis
 from fresh.settings import load_settings
 from fresh.web import make_app, server_options
@@ -31,6 +32,8 @@ async def main(argv=None) -> None:
     logs.setup_logging(cfg.log.format, cfg.log.level)
     pool = await db.create_pool(cfg.db)
     redis = create_redis(cfg.redis)
+    # Decided once at start, with one warning when full-text search is unavailable (fresh/catalog/search.py).
+    await search_mode(pool, cfg.catalog.search)
     app = make_app(cfg, pool=pool, redis=redis)
     host, port = args.host or cfg.web.host, args.port or cfg.web.port
     server = app.listen(port, address=host, **server_options(cfg))

@@ -1,4 +1,4 @@
-"""python -m fresh {migrate,seed,createadmin,keys,expire-orders}"""
+"""python -m fresh {migrate,seed,reindex,createadmin,keys,expire-orders}"""
 
 from __future__ import annotations
 
@@ -30,8 +30,8 @@ async def cmd_migrate(cfg: Settings, args) -> None:
 
 async def cmd_seed(cfg: Settings, args) -> None:
     """Run each package's SEED (demo catalog, demo shopper); every seeder is idempotent."""
-    if args.demo and cfg.production:
-        sys.exit("seed --demo refuses to run in production mode")
+    if (args.demo or args.scale) and cfg.production:
+        sys.exit("seed --demo/--scale refuses to run in production mode")
     from fresh.redis_client import create_redis
 
     pool = await db.create_pool(cfg.db)
@@ -41,10 +41,28 @@ async def cmd_seed(cfg: Settings, args) -> None:
             seeder = getattr(importlib.import_module(f"fresh.{name}"), "SEED", None)
             if seeder is not None:
                 await seeder(pool, redis, cfg, demo=args.demo)
+        if args.scale:
+            from fresh.catalog.scale import seed_scale
+
+            mode, indexed = await seed_scale(pool, redis, skus=args.scale)
+            print(f"catalog scaled to {args.scale} SKU ids; search index ({mode.value}): {indexed} on-sale SKUs")
     finally:
         pool.close()
         await pool.wait_closed()
         await redis.aclose()
+
+
+async def cmd_reindex(cfg: Settings, args) -> None:
+    """Rebuild the search table from the catalog (on Mroonga when the server has it)."""
+    from fresh.catalog.search import rebuild_search_index
+
+    pool = await db.create_pool(cfg.db)
+    try:
+        mode, indexed = await rebuild_search_index(pool)
+    finally:
+        pool.close()
+        await pool.wait_closed()
+    print(f"search index ({mode.value}): {indexed} on-sale SKUs")
 
 
 async def cmd_createadmin(cfg: Settings, args) -> None:
@@ -80,6 +98,9 @@ def main(argv=None) -> None:
     sub.add_parser("migrate", help="create the database if needed and apply migrations")
     seed = sub.add_parser("seed", help="load the demo catalog (idempotent)")
     seed.add_argument("--demo", action="store_true", help="also create the development shopper 'demo'")
+    seed.add_argument("--scale", type=int, default=0, metavar="N",
+                      help="then grow the catalog to N SKUs (copies of the demo's) for benchmarks")
+    sub.add_parser("reindex", help="rebuild the search index from the catalog (moves it onto Mroonga when present)")
     admin = sub.add_parser("createadmin", help="create a staff user (password from FRESH_ADMIN_PASSWORD or a prompt)")
     admin.add_argument("--username", default="admin")
     admin.add_argument("--email", default="admin@dailyfresh.local")
@@ -91,7 +112,8 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     cfg = load_settings()
     logs.setup_logging(cfg.log.format, cfg.log.level)
-    handlers = {"migrate": cmd_migrate, "seed": cmd_seed, "createadmin": cmd_createadmin, "keys": cmd_keys}
+    handlers = {"migrate": cmd_migrate, "seed": cmd_seed, "reindex": cmd_reindex, "createadmin": cmd_createadmin,
+                "keys": cmd_keys}
     handlers.update({name: fn for name, fn, _ in EXTRA_COMMANDS})
     asyncio.run(handlers[args.command](cfg, args))
 

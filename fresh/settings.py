@@ -118,6 +118,8 @@ class CatalogSettings:
     # Seconds a process reuses the catalog version it last read when serving visitors without a session (they
     # need no Redis round trip then); visitors with one always compare it. 0 compares on every request.
     version_recheck: float = 1.0
+    # auto: full-text search on Mroonga when the sku_search table has it, else LIKE; like: always LIKE.
+    search: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -279,6 +281,8 @@ def load_settings(path: str | None = None, env: dict | None = None, **overrides)
 def _validate(settings: Settings) -> Settings:
     if settings.mode not in MODES:
         raise SettingsError(f"mode must be one of {', '.join(MODES)}")
+    if settings.catalog.search not in ("auto", "like"):
+        raise SettingsError("catalog.search must be auto or like")
     if settings.orders.stock_strategy not in ("atomic", "pessimistic", "optimistic"):
         raise SettingsError("orders.stock_strategy must be atomic, pessimistic or optimistic")
     if settings.db.query_timeout <= settings.db.lock_wait_timeout:

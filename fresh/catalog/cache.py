@@ -97,7 +97,7 @@ class LocalCache:
 
 # One set of caches per Redis client, i.e. per running application (no module-level state shared between apps).
 _CACHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_SIZES = {"sku": 10_000, "pages": 2_000, "index": 4}
+_SIZES = {"sku": 10_000, "pages": 2_000, "index": 4, "counts": 1_000}
 
 
 def local_cache(redis: aioredis.Redis, name: str) -> LocalCache:

@@ -26,7 +26,6 @@ SORTS = {
     "price": ("ix_sku_type_price", "s.price ASC, s.id ASC"),
     "hot": ("ix_sku_type_sales", "s.sales DESC, s.id DESC"),
 }
-SEARCH_MAX_CHARS = 50
 DETAIL_TAGS = {"p", "br", "strong", "b", "em", "i", "ul", "ol", "li", "h3", "h4", "span", "img", "table", "tr",
                "td", "th", "tbody", "thead"}
 
@@ -113,17 +112,6 @@ def clean_sort(value: str | None) -> str:
     return value if value in SORTS else "default"
 
 
-def clean_query(value: str | None) -> str:
-    """Trim a search query and cap its length; what remains is plain text."""
-    return (value or "").strip()[:SEARCH_MAX_CHARS]
-
-
-def like_pattern(text: str) -> str:
-    """A LIKE pattern matching `text` anywhere, with the wildcards and the escape character escaped."""
-    escaped = text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
-    return f"%{escaped}%"
-
-
 @dataclass(frozen=True)
 class Page:
     items: list[dict]
@@ -178,7 +166,15 @@ async def get_types(pool: aiomysql.Pool) -> list[dict]:
     return rows
 
 
-LIST_COUNT_SQL = "SELECT COUNT(*) AS n FROM goods_sku s WHERE s.type_id=%s AND s.status=1"
+# Category lists are paged up to LIST_MAX_PAGES pages (a bounded page range): the deepest page skips at most
+# (LIST_MAX_PAGES - 1) * page_size index entries, and the count behind the pager stops there too (a LIMIT inside),
+# so neither grows with the category. Shoppers narrow a large category by sort or search, not by page 1,000.
+LIST_MAX_PAGES = 100
+LIST_COUNT_SQL = ("SELECT COUNT(*) AS n FROM (SELECT s.id FROM goods_sku s FORCE INDEX (ix_sku_type_status)"
+                  " WHERE s.type_id=%s AND s.status=1 LIMIT %s) c")
+# Seconds a process reuses a category's count for the same catalog version: only status changes and new SKUs
+# (catalog writes, which change the version) move it, so this only bounds how long a missed invalidation lasts.
+LIST_COUNT_TTL = 300.0
 NEW_SQL = (f"SELECT {SKU_COLUMNS} FROM goods_sku s FORCE INDEX (ix_sku_type_status) WHERE s.type_id=%s AND s.status=1"
            " ORDER BY s.id DESC LIMIT %s")
 DETAIL_SQL = (f"SELECT {SKU_COLUMNS}, g.name AS spu_name, g.detail, t.name AS type_name FROM goods_sku s"
@@ -194,28 +190,25 @@ def list_sql(sort: str) -> str:
             f" ORDER BY {order} LIMIT %s OFFSET %s")
 
 
-async def list_skus(pool: aiomysql.Pool, *, type_id: int, page: int, sort: str, size: int) -> Page:
-    """One page of a category's on-sale SKUs in the given order; a page out of range is NotFound."""
-    async with db.cursor(pool) as cur:
-        await cur.execute(LIST_COUNT_SQL, (type_id,))
-        total = (await cur.fetchone())["n"]
-        pages = _page_bounds(total, page, size)
-        await cur.execute(list_sql(sort), (type_id, size, (page - 1) * size))
-        items = with_urls(list(await cur.fetchall()))
-    return Page(items=items, number=page, pages=pages, total=total)
+async def category_count(pool: aiomysql.Pool, redis, *, type_id: int, cap: int, version: str) -> int:
+    """On-sale SKUs of a category, counted up to `cap`; reused per process for one catalog version."""
+    cache = local_cache(redis, "counts")
+    count = cache.get(type_id, version)
+    if count is None:
+        count = (await db.fetchone(pool, LIST_COUNT_SQL, (type_id, cap)))["n"]
+        cache.put(type_id, version, count, LIST_COUNT_TTL)
+    return count
 
 
-async def search_skus(pool: aiomysql.Pool, *, query: str, page: int, size: int) -> Page:
-    """On-sale SKUs whose name or description contains `query` as plain text, newest first."""
-    pattern = like_pattern(clean_query(query))
-    where = "s.status=1 AND (s.name LIKE %s ESCAPE '!' OR s.`desc` LIKE %s ESCAPE '!')"
-    async with db.cursor(pool) as cur:
-        await cur.execute(f"SELECT COUNT(*) AS n FROM goods_sku s WHERE {where}", (pattern, pattern))
-        total = (await cur.fetchone())["n"]
-        pages = _page_bounds(total, page, size)
-        await cur.execute(f"SELECT {SKU_COLUMNS} FROM goods_sku s WHERE {where} ORDER BY s.id DESC"
-                          " LIMIT %s OFFSET %s", (pattern, pattern, size, (page - 1) * size))
-        items = with_urls(list(await cur.fetchall()))
+async def list_skus(pool: aiomysql.Pool, redis, *, type_id: int, page: int, sort: str, size: int,
+                    version: str) -> Page:
+    """One page of a category's on-sale SKUs in the given order; a page out of range is NotFound.
+
+    No COUNT over the category per request (the bounded count is kept per catalog version) and no OFFSET beyond
+    LIST_MAX_PAGES pages."""
+    total = await category_count(pool, redis, type_id=type_id, cap=LIST_MAX_PAGES * size, version=version)
+    pages = _page_bounds(total, page, size)
+    items = with_urls(await db.fetchall(pool, list_sql(sort), (type_id, size, (page - 1) * size)))
     return Page(items=items, number=page, pages=pages, total=total)
 
 

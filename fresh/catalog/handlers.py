@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from fresh import sessions
-from fresh.catalog import goods, history, index, pages
+from fresh.catalog import goods, history, index, pages, search
 from fresh.catalog.cache import VERSION_KEY, catalog_version, local_cache, refresh_in_background, shared, spread
 from fresh.errors import NotFound
 from fresh.web import BaseHandler
@@ -137,23 +137,32 @@ class ListHandler(CatalogHandler):
         version = await self.page_state()
         category = await goods.get_type(self.db, _int_path(type_id))
         sort = goods.clean_sort(self.arg("sort"))
-        result = await goods.list_skus(self.db, type_id=category["id"], page=_int_path(page), sort=sort,
-                                       size=self.cfg.catalog.page_size)
+        result = await goods.list_skus(self.db, self.redis, type_id=category["id"], page=_int_path(page), sort=sort,
+                                       size=self.cfg.catalog.page_size, version=version)
         new = await goods.new_skus(self.db, type_id=category["id"])
         await self.render("catalog/list.html", category=category, page=result, sort=sort, new_skus=new,
                           categories=await self.categories(version))
 
 
 class SearchHandler(CatalogHandler):
+    """An empty query shows the search page with a hint; a page beyond the results is NotFound."""
+
     async def get(self) -> None:
         version = await self.page_state()
-        query = goods.clean_query(self.get_argument("q", ""))
-        number = self.int_arg("page") or 1
+        query = search.clean_query(self.get_argument("q", ""))
+        sort = search.clean_sort(self.arg("sort"))
         result = None
         if query:
-            result = await goods.search_skus(self.db, query=query, page=number, size=self.cfg.catalog.page_size)
-        await self.render("catalog/search.html", query=query, search_query=query, page=result,
-                          categories=await self.categories(version))
+            mode = await search.search_mode(self.db, self.cfg.catalog.search)
+            result = await search.search_skus(self.db, mode=mode, query=query, sort=sort,
+                                              page=self.int_arg("page") or 1, size=self.cfg.catalog.page_size)
+            if result is None:
+                raise NotFound("页码超出范围")
+        await self.render("catalog/search.html", query=query, search_query=query, sort=sort, page=result,
+                          sorts=SEARCH_SORTS, categories=await self.categories(version))
+
+
+SEARCH_SORTS = (("relevance", "综合"), ("price", "价格"), ("hot", "人气"), ("new", "新品"))
 
 
 def _int_path(value: str) -> int:

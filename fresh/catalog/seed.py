@@ -14,6 +14,7 @@ from pathlib import Path
 
 from fresh import db
 from fresh.catalog.index import invalidate_index
+from fresh.catalog.search import sync_search_index
 from fresh.demo import pictures
 from fresh.settings import Settings
 
@@ -198,5 +199,6 @@ async def seed_catalog(pool, redis, cfg: Settings, *, demo: bool) -> None:
         await cur.executemany(
             "INSERT INTO index_type_goods (id, type_id, sku_id, display_type, `index`) VALUES (%s, %s, %s, %s, %s)"
             + keep, rows)
+    await sync_search_index(pool, sku_ids=[s[0] for s in SKUS])
     await invalidate_index(redis)
     print(f"demo catalog: {len(TYPES)} categories, {len(SKUS)} SKUs ({drawn} pictures drawn)")

@@ -7,10 +7,12 @@ from decimal import Decimal
 import pytest
 
 from fresh import db
+from fresh.catalog.search import sync_search_index
 
 
 class CatalogFactory:
-    """Insert categories, SPUs and SKUs with explicit values; ids come back for the assertions."""
+    """Insert categories, SPUs and SKUs with explicit values; ids come back for the assertions. Each SKU is indexed
+    for search as the catalog's writes do (sync_search_index after the insert)."""
 
     def __init__(self, pool):
         self.pool = pool
@@ -36,7 +38,9 @@ class CatalogFactory:
                 "INSERT INTO goods_sku (type_id, goods_id, name, `desc`, price, unite, image, stock, sales, status)"
                 " VALUES (%s, %s, %s, %s, %s, %s, '', %s, %s, %s)",
                 (type_id, goods_id, name, desc, Decimal(price), unite, stock, sales, status))
-            return cur.lastrowid
+            sku_id = cur.lastrowid
+        await sync_search_index(self.pool, sku_ids=[sku_id])
+        return sku_id
 
     async def floor(self, type_id: int, sku_id: int, *, display_type: int = 1, index: int = 0) -> None:
         await db.execute(self.pool, "INSERT INTO index_type_goods (type_id, sku_id, display_type, `index`)"

@@ -9,7 +9,7 @@ from fresh.catalog import goods
 
 
 @pytest.mark.parametrize("sql,args", [
-    (goods.LIST_COUNT_SQL, (1,)),
+    (goods.LIST_COUNT_SQL, (1, 1200)),
     (goods.list_sql("default"), (1, 12, 12)),
     (goods.list_sql("price"), (1, 12, 0)),
     (goods.list_sql("hot"), (1, 12, 0)),
@@ -20,6 +20,8 @@ from fresh.catalog import goods
 async def test_catalog_queries_use_indexes(demo, pool, sql, args):
     plan = await db.fetchall(pool, "EXPLAIN " + sql, args)
     for row in plan:
+        if row["table"].startswith("<derived"):
+            continue  # the bounded count's own result (at most LIST_MAX_PAGES pages of ids)
         assert row["type"] not in ("ALL", "index"), row
         assert row["key"], row
         assert "filesort" not in (row["Extra"] or ""), row
