@@ -23,6 +23,7 @@ $(VENV)/.dev-deps: requirements.txt requirements-dev.txt | $(BIN)/python
 
 services:
 	@scripts/ensure-services.sh
+	@scripts/ensure-mroonga.sh
 
 test-deps:
 	@scripts/ensure-test-deps.sh
