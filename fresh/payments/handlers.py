@@ -140,6 +140,12 @@ class ReturnHandler(BaseHandler):
 class OrderStatusSocket(BaseHandler, tornado.websocket.WebSocketHandler):
     """`WS /ws/orders/<order_id>`: the owner hears the current status at once, then every change."""
 
+    async def get(self, *args, **kwargs) -> None:
+        # Tornado answers a plain GET here with an English 400 text; the shop's own error answers say why.
+        if self.request.headers.get("Upgrade", "").lower() != "websocket":
+            raise BadRequest("请通过 WebSocket 连接")
+        await super().get(*args, **kwargs)
+
     @property
     def ping_interval(self) -> float:
         return 20.0
