@@ -16,6 +16,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MODES = ("development", "test", "production")
+# The shop's own MariaDB account, which the bootstrap (fresh/bootstrap.py) creates.
+DB_ACCOUNT = "dailyfresh"
 
 
 class SettingsError(ValueError):
@@ -47,8 +49,12 @@ class WebSettings:
 class DBSettings:
     host: str = "127.0.0.1"
     port: int = 3306
-    user: str = "root"
+    # Empty user and password: the shop's own account `dailyfresh` with the password the bootstrap generated once
+    # into `password_file`. A checkout where the bootstrap never ran (no such file) logs in as root without a
+    # password, which machines like this project's CI accept; production refuses that.
+    user: str = ""
     password: str = ""
+    password_file: str = "var/db_password"
     name: str = "dailyfresh"
     pool_min: int = 1
     pool_max: int = 20
@@ -261,8 +267,12 @@ def _build(cls, values: dict, env: dict, prefix: str):
     return cls(**kwargs)
 
 
-def load_settings(path: str | None = None, env: dict | None = None, **overrides) -> Settings:
-    """Load and validate the settings; `overrides` are sections of dicts, as in the TOML file."""
+def load_settings(path: str | None = None, env: dict | None = None, *, generate_db_password: bool = False,
+                  **overrides) -> Settings:
+    """Load and validate the settings; `overrides` are sections of dicts, as in the TOML file.
+
+    `generate_db_password` (the bootstrap) writes the shop account's password file when the account is wanted
+    and the file does not exist yet."""
     env = dict(os.environ if env is None else env)
     path = path or env.get("FRESH_CONFIG") or str(ROOT / "conf" / "fresh.toml")
     values: dict = {}
@@ -275,10 +285,10 @@ def load_settings(path: str | None = None, env: dict | None = None, **overrides)
         else:
             values[key] = value
     settings = _build(Settings, values, env, "FRESH")
-    return _validate(settings)
+    return _validate(settings, generate_db_password=generate_db_password)
 
 
-def _validate(settings: Settings) -> Settings:
+def _validate(settings: Settings, *, generate_db_password: bool = False) -> Settings:
     if settings.mode not in MODES:
         raise SettingsError(f"mode must be one of {', '.join(MODES)}")
     if settings.catalog.search not in ("auto", "like"):
@@ -304,11 +314,26 @@ def _validate(settings: Settings) -> Settings:
         settings = dataclasses.replace(settings, web=dataclasses.replace(settings.web, cookie_secret=secret))
     if len(settings.web.cookie_secret) < 32:
         raise SettingsError("web.cookie_secret must be at least 32 characters")
-    return settings
+    return dataclasses.replace(settings, db=_db_login(settings.db, production=settings.production,
+                                                       generate=generate_db_password))
+
+
+def _db_login(cfg: DBSettings, *, production: bool, generate: bool) -> DBSettings:
+    """Fill in the login when the configuration leaves it to the bootstrap (see DBSettings.user)."""
+    if cfg.user:
+        return cfg
+    if cfg.password:
+        return dataclasses.replace(cfg, user=DB_ACCOUNT)
+    path = resolve_path(cfg.password_file)
+    if path.is_file() or generate:
+        return dataclasses.replace(cfg, user=DB_ACCOUNT, password=_dev_secret(path))
+    if production:
+        raise SettingsError(f"db.user and db.password are required in production (or {path} from the bootstrap)")
+    return dataclasses.replace(cfg, user="root")
 
 
 def _dev_secret(path: Path) -> str:
-    """Generate the development cookie secret once into var/ (git-ignored)."""
+    """Generate a development secret once into var/ (git-ignored), or read the one generated before."""
     if path.is_file():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
