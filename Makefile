@@ -8,8 +8,10 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: run test bench screenshots services test-deps lint clean
 
+# A stock Debian/Ubuntu has no python3-venv: the bootstrap installs it (with MariaDB and Redis) first.
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
+	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || PYTHON=$(PYTHON) scripts/ensure-services.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --disable-pip-version-check -q --upgrade pip
 
@@ -21,8 +23,9 @@ $(VENV)/.dev-deps: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --disable-pip-version-check -q -r requirements-dev.txt
 	@touch $@ $(VENV)/.run-deps
 
+## MariaDB and Redis installed, running and answering; the shop's own MariaDB account (see README, Quick start).
 services:
-	@scripts/ensure-services.sh
+	@PYTHON=$(PYTHON) scripts/ensure-services.sh
 	@scripts/ensure-mroonga.sh
 
 test-deps:

@@ -110,3 +110,30 @@ def test_settings_are_frozen(tmp_path):
     assert isinstance(cfg, Settings)
     with pytest.raises(AttributeError):
         cfg.web.port = 1  # type: ignore[misc]
+
+
+def test_the_database_login_is_the_bootstraps_account_once_its_password_file_exists(tmp_path):
+    password_file = tmp_path / "db_password"
+    env = {"FRESH_DB_PASSWORD_FILE": str(password_file)}
+    # A checkout where the bootstrap never ran keeps the old login.
+    assert load_settings(path="/nonexistent", env=env, var_dir=str(tmp_path)).db.user == "root"
+    made = load_settings(path="/nonexistent", env=env, var_dir=str(tmp_path), generate_db_password=True)
+    assert made.db.user == "dailyfresh" and len(made.db.password) >= 32
+    assert password_file.read_text() == made.db.password
+    assert os.stat(password_file).st_mode & 0o077 == 0
+    again = load_settings(path="/nonexistent", env=env, var_dir=str(tmp_path))
+    assert (again.db.user, again.db.password) == ("dailyfresh", made.db.password)
+    # Configured credentials win over the file.
+    configured = load_settings(path="/nonexistent", env={**env, "FRESH_DB_USER": "shop", "FRESH_DB_PASSWORD": "pw"},
+                               var_dir=str(tmp_path))
+    assert (configured.db.user, configured.db.password) == ("shop", "pw")
+
+
+def test_production_refuses_the_passwordless_root_fallback(tmp_path):
+    env = {"FRESH_MODE": "production", "FRESH_WEB_COOKIE_SECRET": SECRET,
+           "FRESH_DB_PASSWORD_FILE": str(tmp_path / "missing")}
+    with pytest.raises(SettingsError, match="db.user and db.password are required in production"):
+        load_settings(path="/nonexistent", env=env, var_dir=str(tmp_path))
+    cfg = load_settings(path="/nonexistent", env={**env, "FRESH_DB_USER": "shop", "FRESH_DB_PASSWORD": "pw"},
+                        var_dir=str(tmp_path))
+    assert cfg.db.user == "shop"
