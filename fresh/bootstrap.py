@@ -16,6 +16,8 @@ lacks this checkout's password; once the shop logs in, nothing is asked of it.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -23,6 +25,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -187,7 +190,12 @@ def account_statements(admin: Login, user: str, password: str, patterns: list[st
             rows = run_sql(admin, f"SELECT priv FROM mysql.global_priv WHERE user='{user}' AND host='{host}'")
         except ClientError:
             rows = None  # an admin without read access to mysql.*: the password is set, not added
-        if rows is not None and not rows.strip():
+        if rows is None:
+            statements += [f"CREATE USER IF NOT EXISTS {account} IDENTIFIED BY PASSWORD '{wanted}'",
+                           f"ALTER USER {account} IDENTIFIED BY PASSWORD '{wanted}'"]
+            done.append(("set its password", host))
+            continue
+        if not rows.strip():
             statements.append(f"CREATE USER {account} IDENTIFIED BY PASSWORD '{wanted}'")
             done.append(("created", host))
             continue
@@ -219,6 +227,27 @@ def ensure_account(cfg: Settings, env: dict) -> str:
                       " neither")
     patterns = grant_patterns(db)
     shop = tcp_login(db.user, db, db.user, db.password)
+    with _machine_lock(db.port):
+        return _ensure_account(db, env, shop, patterns)
+
+
+@contextlib.contextmanager
+def _machine_lock(port: int):
+    """One bootstrap at a time per server on this machine: two checkouts adding their passwords at once would each
+    write the list it read, and the second would drop the first's."""
+    path = os.path.join(tempfile.gettempdir(), f"dailyfresh-bootstrap-{port}.lock")
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except PermissionError:  # another user's lock file: reading is enough to lock it
+        fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _ensure_account(db: DBSettings, env: dict, shop: Login, patterns: list[str]) -> str:
     if account_ready(shop, patterns):
         return f"MariaDB account {db.user}: ready"
     admin = choose_admin(db, env)
