@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 import functools
 import importlib
 import ipaddress
@@ -48,8 +49,16 @@ STATUS_MESSAGES = {
     431: "请求头过大",
     503: "服务暂时不可用，请稍后再试",
 }
-# res of the JSON error for a missing or stale `_xsrf` (res 0 means "not logged in" to the pages' scripts).
-XSRF_RES = 7
+class WebRes(enum.IntEnum):
+    """res codes of the web layer itself, negative so they never collide with a domain's codes (static/js/common.js
+    uses -1 for a failed fetch)."""
+
+    NETWORK = -1
+    # A missing or stale `_xsrf`: res 0 would read as "not logged in" to the pages' scripts.
+    STALE_PAGE = -2
+
+
+XSRF_RES = WebRes.STALE_PAGE
 XSRF_MESSAGE = "页面已过期，请刷新后重试"
 
 # Headers on every response of the app (nginx sets them too; the app must not depend on it).
@@ -545,7 +554,7 @@ class BaseHandler(tornado.web.RequestHandler):
             res = 0
             message = STATUS_MESSAGES.get(status_code, "服务器开小差了，请稍后再试")
             if isinstance(exc, tornado.web.HTTPError) and "xsrf" in (exc.log_message or "").lower():
-                res, message = XSRF_RES, XSRF_MESSAGE
+                res, message = int(XSRF_RES), XSRF_MESSAGE
         if self.wants_json():
             self.set_header("Content-Type", "application/json; charset=UTF-8")
             self.finish(json_encode({"res": res, "errmsg": message, **extra}))

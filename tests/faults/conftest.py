@@ -1,0 +1,207 @@
+"""Private servers to break: a mariadbd and a redis-server of the test's own, on free ports, in temporary
+directories. The shared MariaDB and Redis are never stopped, stalled or killed; these are, and only by their PIDs.
+A missing mariadbd or redis-server binary fails these tests (never skips them)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+from tornado.httpserver import HTTPServer
+from tornado.testing import bind_unused_port
+
+from fresh import db, migrate
+from fresh.redis_client import create_redis
+from fresh.web import make_app, server_options
+from tests.conftest import make_settings
+
+MARIADBD = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
+INSTALL_DB = shutil.which("mariadb-install-db") or shutil.which("mysql_install_db") or "mariadb-install-db"
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+FAULTS_DB = "dailyfresh_faults"
+
+
+def free_port() -> int:
+    sock, port = bind_unused_port()
+    sock.close()
+    return port
+
+
+async def wait_until(check, what: str, timeout: float = 30.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        try:
+            if await check():
+                return
+        except Exception:  # noqa: BLE001 - not up yet
+            pass
+        if loop.time() > deadline:
+            raise AssertionError(f"{what} did not come up within {timeout} s")
+        await asyncio.sleep(0.1)
+
+
+class PrivateMariaDB:
+    """mariadbd on a free port with its own data directory; stall() and resume() send SIGSTOP/SIGCONT."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+
+    def install(self) -> None:
+        subprocess.run([INSTALL_DB, "--no-defaults", f"--datadir={self.folder / 'data'}",
+                        "--auth-root-authentication-method=normal", "--skip-test-db", f"--user={_user()}"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+
+    def start(self) -> None:
+        with open(self.folder / "err.log", "ab") as log:
+            self._start(log)
+
+    def _start(self, log) -> None:
+        self.proc = subprocess.Popen(
+            [MARIADBD, "--no-defaults", f"--datadir={self.folder / 'data'}", f"--port={self.port}",
+             "--bind-address=127.0.0.1", f"--socket={self.folder / 'sock'}", f"--pid-file={self.folder / 'pid'}",
+             f"--user={_user()}", "--skip-log-bin", "--innodb-buffer-pool-size=32M", "--skip-name-resolve",
+             "--max-connections=200"],
+            stdout=subprocess.DEVNULL, stderr=log)
+
+    def stall(self) -> None:
+        os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.kill(self.proc.pid, signal.SIGCONT)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.resume()
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+class PrivateRedis:
+    """redis-server on a free port without persistence; kill() is SIGKILL, start() brings up an empty one."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+def _user() -> str:
+    import pwd
+
+    return pwd.getpwuid(os.getuid()).pw_name
+
+
+@pytest.fixture(scope="session")
+async def private_mariadb(tmp_path_factory, settings):
+    server = PrivateMariaDB(tmp_path_factory.mktemp("mariadb"))
+    await asyncio.get_running_loop().run_in_executor(None, server.install)
+    server.start()
+    cfg = _db_settings(settings, server.port)
+    try:
+        async def answers():
+            probe = await db.create_pool(cfg, database="", minsize=1, maxsize=1)
+            probe.close()
+            await probe.wait_closed()
+            return True
+
+        await wait_until(answers, "the private mariadbd")
+        await migrate.create_database(cfg, drop=True)
+        pool = await db.create_pool(cfg)
+        try:
+            await migrate.migrate(pool)
+        finally:
+            pool.close()
+            await pool.wait_closed()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def private_redis(tmp_path):
+    server = PrivateRedis(tmp_path)
+    server.start()
+    client = create_redis(make_settings(tmp_path, 1, redis={"url": server.url}).redis)
+    try:
+        await wait_until(client.ping, "the private redis-server")
+        yield server
+    finally:
+        await client.aclose()
+        server.stop()
+
+
+def _db_settings(settings, port: int, **overrides):
+    import dataclasses
+
+    return dataclasses.replace(settings.db, port=port, name=FAULTS_DB, **overrides)
+
+
+class Shop:
+    """An app with its own pool and Redis client, served on a free port."""
+
+    def __init__(self, cfg, pool, redis, server, port):
+        self.cfg, self.pool, self.redis, self.server = cfg, pool, redis, server
+        self.base_url = f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+async def make_shop(tmp_path, settings):
+    """A factory: make_shop(db_port=..., redis_url=..., db={...}) -> Shop (closed at teardown)."""
+    shops: list[Shop] = []
+
+    async def make(*, db_port: int | None = None, redis_url: str | None = None, db_overrides=None,
+                   redis_overrides=None) -> Shop:
+        sock, port = bind_unused_port()
+        db_section = {"pool_max": 10, **(db_overrides or {})}
+        if db_port is not None:
+            db_section.update(port=db_port, name=FAULTS_DB)
+        cfg = make_settings(tmp_path / f"shop{len(shops)}", port, db=db_section,
+                            redis={"url": redis_url or settings.redis.url, **(redis_overrides or {})})
+        pool = await db.create_pool(cfg.db)
+        redis = create_redis(cfg.redis)
+        app = make_app(cfg, pool=pool, redis=redis)
+        server = HTTPServer(app, **server_options(cfg))
+        server.add_sockets([sock])
+        shop = Shop(cfg, pool, redis, server, port)
+        shop.app = app
+        shops.append(shop)
+        return shop
+
+    yield make
+    for shop in shops:
+        shop.server.stop()
+        await shop.server.close_all_connections()
+        shop.app.close()
+        shop.pool.close()
+        await shop.pool.wait_closed()
+        await shop.redis.aclose()
