@@ -38,7 +38,8 @@ def make_settings(var_dir, port: int, **sections):
         mode="test",
         var_dir=str(var_dir),
         web={"cookie_secret": "test-secret-" + "x" * 40, "base_url": f"http://127.0.0.1:{port}"},
-        db={"name": TEST_DB, "pool_max": 40, "statement_timeout": 20.0, "query_timeout": 20.0},
+        db={"name": TEST_DB, "pool_max": 40, "statement_timeout": 20.0, "query_timeout": 20.0,
+            "acquire_timeout": 20.0},
         redis={"url": f"redis://127.0.0.1:6379/{TEST_REDIS_DB}"},
         accounts={"argon2_time_cost": 1, "argon2_memory_kib": 1024, "argon2_parallelism": 1},
     )

@@ -82,7 +82,8 @@ async def _waiting_connection(pool, holder_id: int) -> int:
     for _ in range(500):
         row = await db.fetchone(
             pool,
-            "SELECT id FROM information_schema.processlist WHERE id<>%s AND id<>CONNECTION_ID()"
+            # Only this run's database: the server is shared, and another run's order must not be the one killed.
+            "SELECT id FROM information_schema.processlist WHERE id<>%s AND id<>CONNECTION_ID() AND db=DATABASE()"
             " AND command='Query' AND info LIKE %s AND info NOT LIKE %s LIMIT 1",
             (holder_id, "%goods_sku%", "%processlist%"),
         )
