@@ -189,9 +189,10 @@ async def test_personal_pages_are_no_store(user_client, client):
     assert "no-store" not in (await client.get("/")).headers.get("Cache-Control", "")
 
 
-async def test_every_cookie_is_secure_in_production(pool, redis, tmp_path, user):
+async def test_every_cookie_is_secure_in_production(pool, redis, tmp_path, user, settings):
     sock, port = bind_unused_port()
-    cfg = make_settings(tmp_path, port, mode="production")
+    cfg = make_settings(tmp_path, port, mode="production",
+                        db={"user": settings.db.user, "password": settings.db.password})
     application = make_app(cfg, pool=pool, redis=redis)
     server = HTTPServer(application, **server_options(cfg))
     server.add_sockets([sock])
