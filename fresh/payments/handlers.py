@@ -11,7 +11,7 @@ import tornado.websocket
 
 from fresh import logs, metrics
 from fresh.errors import BadRequest, NotFound
-from fresh.orders.status import get_order
+from fresh.orders.status import PAY_ALIPAY, get_order
 from fresh.payments import alipay, live
 from fresh.payments.pay import (
     AmountMismatch,
@@ -90,6 +90,10 @@ class NotifyHandler(BaseHandler):
         order_id = form.get("out_trade_no", "")
         try:
             amount = Decimal(form.get("total_amount", ""))
+            # Only an order the buyer chose to pay through Alipay can be paid by a notify: a signed notify naming
+            # a cash-on-delivery order (a mistake or a replay from another integration) must not mark it paid.
+            if (await get_order(self.db, order_id))["pay_method"] != PAY_ALIPAY:
+                return self.fail(400, "not an Alipay order")
             if alipay.is_paid(form):
                 # mark_paid checks the order exists and the amount is its own, under the row lock.
                 await mark_paid(self.db, self.redis, order_id=order_id, trade_no=form.get("trade_no", ""),
