@@ -4,32 +4,38 @@ scripts/ensure-services.sh installs and starts MariaDB and Redis, then runs `pyt
 Standard library only, and every statement goes through the `mariadb` client, so the system's python3 runs it
 before the virtualenv exists and the root login over the unix socket can be `sudo mariadb`.
 
-    python3 -m fresh.bootstrap endpoints   # "<db host> <db port> <redis host> <redis port>" for the script
+    python3 -m fresh.bootstrap endpoints   # "<db host> <db port> <redis host> <redis port> <var dir>" for the script
     python3 -m fresh.bootstrap account     # make sure the shop's own account logs in with its privileges
 
 The administrative login is the first that works of: FRESH_DB_ADMIN_USER / FRESH_DB_ADMIN_PASSWORD (over TCP, or
 over FRESH_DB_ADMIN_SOCKET; when given, the only one tried), root over TCP without a password, root over the unix
 socket (directly as root, else through password-less sudo). It is needed only while the account is missing or
-lacks this checkout's password; once the shop logs in, nothing is asked of it.
+refuses the password; once the shop logs in, nothing is asked of it.
+
+The generated password goes into the checkout's var/db_password, and a copy into this OS user's state directory
+(~/.local/state/dailyfresh/, one per server) that every checkout of the same user adopts: several checkouts sharing
+one server (worktrees, CI clones) then agree on one password instead of each resetting it to its own.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
-import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
-from fresh.settings import DBSettings, Settings, SettingsError, load_settings, resolve_path
+from fresh.settings import DB_ACCOUNT, DBSettings, Settings, SettingsError, load_settings, resolve_path
 
 # The shop reaches MariaDB from this machine only: over the socket (localhost) or TCP, which a server with
 # skip-name-resolve (like this project's) sees as 127.0.0.1 or ::1 rather than localhost.
@@ -41,10 +47,6 @@ PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER",
 # The family of the shop's other databases: dailyfresh_test (FRESH_TEST_DB; per developer dailyfresh_test_<name>),
 # dailyfresh_bench, dailyfresh_screens. `_` is a wildcard in a grant's database name, hence the backslash.
 FAMILY = "dailyfresh\\_%"
-# Checkouts sharing one server each generated their own password: each becomes one more accepted alternative
-# (IDENTIFIED VIA ... OR ...) instead of replacing the others', so one checkout's bootstrap never locks another
-# out. Beyond this many the oldest is dropped.
-MAX_PASSWORDS = 16
 CALL_TIMEOUT = 20  # seconds for one client call: a failure ends within seconds, never hangs the bootstrap
 _NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 _ACCESS_DENIED = re.compile(r"ERROR (1045|1130|1698)\b")
@@ -138,14 +140,20 @@ def grant_patterns(cfg: DBSettings) -> list[str]:
 
 
 def account_ready(shop: Login, patterns: list[str]) -> bool:
-    """Whether the shop logs in and holds every privilege it needs (False when refused)."""
+    """Whether the shop logs in with one password and holds every privilege it needs (False when refused)."""
     try:
-        rows = run_sql(shop, "SELECT table_schema, privilege_type FROM information_schema.schema_privileges")
+        rows = run_sql(shop, "SHOW GRANTS;\n"
+                             "SELECT table_schema, privilege_type FROM information_schema.schema_privileges;")
     except ClientError as exc:
         if exc.access_denied:
             return False
         raise Failure(f"MariaDB does not answer the shop's login ({exc}): run  make services") from None
-    held = {tuple(line.split("\t")) for line in rows.splitlines() if line}
+    lines = rows.splitlines()
+    # An account accepting several passwords (IDENTIFIED VIA ... OR ...) makes the server switch methods during the
+    # login, which aiomysql cannot follow: such an account is set up again with the one password.
+    if any(line.startswith("GRANT USAGE ON *.*") and " OR " in line for line in lines):
+        return False
+    held = {tuple(line.split("\t")) for line in lines if "\t" in line}
     return all((pattern, privilege) in held for pattern in patterns for privilege in PRIVILEGES)
 
 
@@ -169,54 +177,53 @@ def choose_admin(cfg: DBSettings, env: dict) -> Login:
                   f" run  {fix}")
 
 
-def _accepted_hashes(priv: str) -> list[str]:
-    """The mysql_native_password hashes an account accepts, in the server's order."""
-    data = json.loads(priv)
-    hashes = []
-    for entry in data.get("auth_or", [{}]):
-        entry = entry or data  # {} stands for the top-level method
-        if entry.get("plugin") == "mysql_native_password" and entry.get("authentication_string", "").startswith("*"):
-            hashes.append(entry["authentication_string"])
-    return hashes
-
-
-def account_statements(admin: Login, user: str, password: str, patterns: list[str]) -> tuple[list[str], str]:
-    """The statements that give `user` this password (beside the ones it has) and its privileges; what they do."""
+def account_statements(user: str, password: str, patterns: list[str]) -> list[str]:
+    """The statements that give `user` (from this machine) this password and the shop's privileges."""
     wanted = native_hash(password)
-    statements, done = [], []
+    statements = []
     for host in HOSTS:
         account = f"'{user}'@'{host}'"
-        try:
-            rows = run_sql(admin, f"SELECT priv FROM mysql.global_priv WHERE user='{user}' AND host='{host}'")
-        except ClientError:
-            rows = None  # an admin without read access to mysql.*: the password is set, not added
-        if rows is None:
-            statements += [f"CREATE USER IF NOT EXISTS {account} IDENTIFIED BY PASSWORD '{wanted}'",
-                           f"ALTER USER {account} IDENTIFIED BY PASSWORD '{wanted}'"]
-            done.append(("set its password", host))
-            continue
-        if not rows.strip():
-            statements.append(f"CREATE USER {account} IDENTIFIED BY PASSWORD '{wanted}'")
-            done.append(("created", host))
-            continue
-        accepted = _accepted_hashes(rows) if rows else []
-        if wanted in accepted:
-            continue
-        chain = [wanted, *accepted][:MAX_PASSWORDS]
-        statements.append(f"ALTER USER {account} IDENTIFIED VIA "
-                          + " OR ".join(f"mysql_native_password USING '{h}'" for h in chain))
-        done.append(("added this checkout's password", host) if accepted else ("set its password", host))
-    for host in HOSTS:
-        for pattern in patterns:
-            statements.append(f"GRANT {', '.join(PRIVILEGES)} ON `{pattern}`.* TO '{user}'@'{host}'")
-    actions = dict.fromkeys(action for action, _ in done)
-    said = ", ".join(f"{a} ({', '.join(h for b, h in done if b == a)})" for a in actions)
-    return statements, said or "granted its privileges"
+        statements += [f"CREATE USER IF NOT EXISTS {account} IDENTIFIED BY PASSWORD '{wanted}'",
+                       f"ALTER USER {account} IDENTIFIED BY PASSWORD '{wanted}'"]
+        statements += [f"GRANT {', '.join(PRIVILEGES)} ON `{pattern}`.* TO {account}" for pattern in patterns]
+    return statements
 
 
-def ensure_account(cfg: Settings, env: dict) -> str:
+def shop_login(db: DBSettings, env: dict) -> tuple[DBSettings, str]:
+    """The login the shop will use: as configured, else `dailyfresh` with this OS user's generated password, written
+    into the checkout's password file (and the user's copy) when missing or different; what was written."""
+    if db.user or db.password:
+        return dataclasses.replace(db, user=db.user or DB_ACCOUNT), ""
+    var, shared = resolve_path(db.password_file), shared_copy(db, env)
+    known = [p.read_text().strip() for p in (shared, var) if p.is_file() and p.read_text().strip()]
+    password = known[0] if known else secrets.token_urlsafe(32)
+    said = ""
+    if not var.is_file() or var.read_text().strip() != password:
+        _write_secret(var, password)
+        said = (f"the password this user's checkouts share copied to {var}" if known
+                else f"password generated into {var}")
+    if not shared.is_file() or shared.read_text().strip() != password:
+        _write_secret(shared, password)
+    return dataclasses.replace(db, user=DB_ACCOUNT, password=password), said
+
+
+def shared_copy(db: DBSettings, env: dict) -> Path:
+    """This OS user's copy of the generated password for one server, adopted by all of the user's checkouts."""
+    state = env.get("XDG_STATE_HOME") or os.path.join(env.get("HOME") or str(Path.home()), ".local", "state")
+    return Path(state) / "dailyfresh" / f"db_password-{db.host}-{db.port}"
+
+
+def _write_secret(path: Path, value: str) -> None:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value)
+    os.replace(tmp, path)
+
+
+def ensure_account(db: DBSettings, env: dict) -> str:
     """Make sure the shop's account logs in with its privileges; say what was done."""
-    db = cfg.db
     if db.user == "root":
         raise Failure("db.user is root: the bootstrap never changes root; leave db.user empty for the shop's own"
                       " account or set db.user/db.password to an existing one")
@@ -227,14 +234,24 @@ def ensure_account(cfg: Settings, env: dict) -> str:
                       " neither")
     patterns = grant_patterns(db)
     shop = tcp_login(db.user, db, db.user, db.password)
-    with _machine_lock(db.port):
-        return _ensure_account(db, env, shop, patterns)
+    if account_ready(shop, patterns):
+        return f"MariaDB account {db.user}: ready"
+    admin = choose_admin(db, env)
+    try:
+        run_sql(admin, "".join(f"{s};\n" for s in account_statements(db.user, db.password, patterns)))
+    except ClientError as exc:
+        raise Failure(f"{admin.name} could not set up the account {db.user} ({exc}): run  sudo mariadb  and check"
+                      f" its privileges (CREATE USER, GRANT OPTION)") from None
+    if not account_ready(shop, patterns):
+        raise Failure(f"the account {db.user} still cannot log in over TCP on {db.host}:{db.port} after setting it"
+                      f" up through {admin.name}: check  SELECT user, host FROM mysql.user  for an anonymous user")
+    return f"MariaDB account {db.user}: set up (password and privileges) through {admin.name}"
 
 
 @contextlib.contextmanager
-def _machine_lock(port: int):
-    """One bootstrap at a time per server on this machine: two checkouts adding their passwords at once would each
-    write the list it read, and the second would drop the first's."""
+def machine_lock(port: int):
+    """One account step at a time per server on this machine: two checkouts of one user choosing the password at
+    once would each generate their own."""
     path = os.path.join(tempfile.gettempdir(), f"dailyfresh-bootstrap-{port}.lock")
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
@@ -247,39 +264,27 @@ def _machine_lock(port: int):
         os.close(fd)
 
 
-def _ensure_account(db: DBSettings, env: dict, shop: Login, patterns: list[str]) -> str:
-    if account_ready(shop, patterns):
-        return f"MariaDB account {db.user}: ready"
-    admin = choose_admin(db, env)
-    statements, done = account_statements(admin, db.user, db.password, patterns)
-    try:
-        run_sql(admin, "".join(f"{s};\n" for s in statements))
-    except ClientError as exc:
-        raise Failure(f"{admin.name} could not set up the account {db.user} ({exc}): run  sudo mariadb  and check"
-                      f" its privileges (CREATE USER, GRANT OPTION)") from None
-    if not account_ready(shop, patterns):
-        raise Failure(f"the account {db.user} still cannot log in over TCP on {db.host}:{db.port} after setting it"
-                      f" up through {admin.name}: check  SELECT user, host FROM mysql.user  for an anonymous user")
-    path = resolve_path(db.password_file)
-    source = f" (password in {path})" if path.is_file() and path.read_text().strip() == db.password else ""
-    return f"MariaDB account {db.user}: {done} through {admin.name}{source}"
-
-
 def endpoints(cfg: Settings) -> str:
     redis = urlsplit(cfg.redis.url)
     redis_host = redis.hostname or "" if redis.scheme in ("redis", "rediss") else ""
-    return f"{cfg.db.host} {cfg.db.port} {redis_host or '-'} {redis.port or 6379}"
+    return f"{cfg.db.host} {cfg.db.port} {redis_host or '-'} {redis.port or 6379} {cfg.var_path}"
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m fresh.bootstrap")
     parser.add_argument("command", choices=("endpoints", "account"))
     args = parser.parse_args(argv)
+    env = dict(os.environ)
     try:
-        # The account step writes the password file once (var/db_password) when the configuration leaves the login
-        # to the bootstrap; the file comes first, so a run that fails later continues with the same password.
-        cfg = load_settings(generate_db_password=args.command == "account")
-        print(endpoints(cfg) if args.command == "endpoints" else ensure_account(cfg, dict(os.environ)))
+        if args.command == "endpoints":
+            print(endpoints(load_settings()))
+            return 0
+        db = load_settings(resolve_db_login=False).db
+        with machine_lock(db.port):
+            # The password files come first, so a run that fails later continues with the same password.
+            db, written = shop_login(db, env)
+            said = ensure_account(db, env)
+        print(f"{said} ({written})" if written else said)
     except (Failure, SettingsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

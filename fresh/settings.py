@@ -267,12 +267,11 @@ def _build(cls, values: dict, env: dict, prefix: str):
     return cls(**kwargs)
 
 
-def load_settings(path: str | None = None, env: dict | None = None, *, generate_db_password: bool = False,
+def load_settings(path: str | None = None, env: dict | None = None, *, resolve_db_login: bool = True,
                   **overrides) -> Settings:
     """Load and validate the settings; `overrides` are sections of dicts, as in the TOML file.
 
-    `generate_db_password` (the bootstrap) writes the shop account's password file when the account is wanted
-    and the file does not exist yet."""
+    `resolve_db_login=False` (the bootstrap) leaves db.user and db.password as configured, empty or not."""
     env = dict(os.environ if env is None else env)
     path = path or env.get("FRESH_CONFIG") or str(ROOT / "conf" / "fresh.toml")
     values: dict = {}
@@ -285,10 +284,10 @@ def load_settings(path: str | None = None, env: dict | None = None, *, generate_
         else:
             values[key] = value
     settings = _build(Settings, values, env, "FRESH")
-    return _validate(settings, generate_db_password=generate_db_password)
+    return _validate(settings, resolve_db_login=resolve_db_login)
 
 
-def _validate(settings: Settings, *, generate_db_password: bool = False) -> Settings:
+def _validate(settings: Settings, *, resolve_db_login: bool = True) -> Settings:
     if settings.mode not in MODES:
         raise SettingsError(f"mode must be one of {', '.join(MODES)}")
     if settings.catalog.search not in ("auto", "like"):
@@ -314,26 +313,27 @@ def _validate(settings: Settings, *, generate_db_password: bool = False) -> Sett
         settings = dataclasses.replace(settings, web=dataclasses.replace(settings.web, cookie_secret=secret))
     if len(settings.web.cookie_secret) < 32:
         raise SettingsError("web.cookie_secret must be at least 32 characters")
-    return dataclasses.replace(settings, db=_db_login(settings.db, production=settings.production,
-                                                       generate=generate_db_password))
+    if not resolve_db_login:
+        return settings
+    return dataclasses.replace(settings, db=_db_login(settings.db, production=settings.production))
 
 
-def _db_login(cfg: DBSettings, *, production: bool, generate: bool) -> DBSettings:
+def _db_login(cfg: DBSettings, *, production: bool) -> DBSettings:
     """Fill in the login when the configuration leaves it to the bootstrap (see DBSettings.user)."""
     if cfg.user:
         return cfg
     if cfg.password:
         return dataclasses.replace(cfg, user=DB_ACCOUNT)
     path = resolve_path(cfg.password_file)
-    if path.is_file() or generate:
-        return dataclasses.replace(cfg, user=DB_ACCOUNT, password=_dev_secret(path))
+    if path.is_file():
+        return dataclasses.replace(cfg, user=DB_ACCOUNT, password=path.read_text().strip())
     if production:
         raise SettingsError(f"db.user and db.password are required in production (or {path} from the bootstrap)")
     return dataclasses.replace(cfg, user="root")
 
 
 def _dev_secret(path: Path) -> str:
-    """Generate a development secret once into var/ (git-ignored), or read the one generated before."""
+    """Generate the development cookie secret once into var/ (git-ignored)."""
     if path.is_file():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)

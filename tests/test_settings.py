@@ -117,16 +117,15 @@ def test_the_database_login_is_the_bootstraps_account_once_its_password_file_exi
     env = {"FRESH_DB_PASSWORD_FILE": str(password_file)}
     # A checkout where the bootstrap never ran keeps the old login.
     assert load_settings(path="/nonexistent", env=env, var_dir=str(tmp_path)).db.user == "root"
-    made = load_settings(path="/nonexistent", env=env, var_dir=str(tmp_path), generate_db_password=True)
-    assert made.db.user == "dailyfresh" and len(made.db.password) >= 32
-    assert password_file.read_text() == made.db.password
-    assert os.stat(password_file).st_mode & 0o077 == 0
-    again = load_settings(path="/nonexistent", env=env, var_dir=str(tmp_path))
-    assert (again.db.user, again.db.password) == ("dailyfresh", made.db.password)
-    # Configured credentials win over the file.
+    password_file.write_text("generated-by-the-bootstrap\n")
+    cfg = load_settings(path="/nonexistent", env=env, var_dir=str(tmp_path))
+    assert (cfg.db.user, cfg.db.password) == ("dailyfresh", "generated-by-the-bootstrap")
+    # Configured credentials win over the file; the bootstrap reads them unresolved.
     configured = load_settings(path="/nonexistent", env={**env, "FRESH_DB_USER": "shop", "FRESH_DB_PASSWORD": "pw"},
                                var_dir=str(tmp_path))
     assert (configured.db.user, configured.db.password) == ("shop", "pw")
+    raw = load_settings(path="/nonexistent", env=env, var_dir=str(tmp_path), resolve_db_login=False)
+    assert (raw.db.user, raw.db.password) == ("", "")
 
 
 def test_production_refuses_the_passwordless_root_fallback(tmp_path):

@@ -76,10 +76,11 @@ def private_mariadb():
         shutil.rmtree(base, ignore_errors=True)
 
 
-def bootstrap_env(**extra) -> dict:
-    """The environment of a bootstrap run that sees no configuration file and no checkout's secrets."""
+def bootstrap_env(state_dir, **extra) -> dict:
+    """The environment of a bootstrap run that sees no configuration file, no checkout's secrets and, as this OS
+    user's state directory (the shared copy of the password), `state_dir`."""
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "FRESH_CONFIG": "/nonexistent",
-           "FRESH_WEB_COOKIE_SECRET": "bootstrap-test-" + "x" * 40}
+           "FRESH_WEB_COOKIE_SECRET": "bootstrap-test-" + "x" * 40, "XDG_STATE_HOME": str(state_dir)}
     env.update({k: str(v) for k, v in extra.items()})
     return env
 
