@@ -39,7 +39,7 @@ is_local() { case "$1" in 127.0.0.1|localhost|::1) return 0 ;; *) return 1 ;; es
 installed() { dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null | grep -qx installed; }
 
 endpoints="$("$PY" -m fresh.bootstrap endpoints)" || exit 1
-read -r db_host db_port redis_host redis_port <<<"$endpoints"
+read -r db_host db_port redis_host redis_port var_dir <<<"$endpoints"
 
 # What is missing: servers only when nothing answers where the shop looks (a server elsewhere needs no package).
 missing=()
@@ -81,6 +81,8 @@ wait_for() {  # name host port where-to-look
 
 if ! answers "$db_host" "$db_port"; then
   is_local "$db_host" || die "MariaDB does not answer on $db_host:$db_port (not this machine, so nothing is started): check that server or FRESH_DB_HOST"
+  # The system's MariaDB listens on 3306; a server meant for another port is not the bootstrap's to start.
+  [ "$db_port" = 3306 ] || die "MariaDB does not answer on $db_host:$db_port: start the server meant for that port, or unset FRESH_DB_PORT"
   start="$(manager_command mariadb)"
   if [ -n "$start" ]; then
     need_root "starting MariaDB" "$start"
@@ -100,7 +102,9 @@ fi
 
 if [ "$redis_host" != - ] && ! answers "$redis_host" "$redis_port"; then
   is_local "$redis_host" || die "Redis does not answer on $redis_host:$redis_port (not this machine, so nothing is started): check that server or FRESH_REDIS_URL"
-  start="$(manager_command redis-server)"
+  # The system's Redis listens on 6379; for another port (or no service manager) the shop runs its own.
+  start=""
+  [ "$redis_port" != 6379 ] || start="$(manager_command redis-server)"
   if [ -n "$start" ]; then
     need_root "starting Redis" "$start"
     echo "Redis is not answering: $start"
@@ -108,10 +112,10 @@ if [ "$redis_host" != - ] && ! answers "$redis_host" "$redis_port"; then
     "${as_root[@]}" $start >/dev/null || die "$start failed: see  journalctl -u redis-server  or /var/log/redis/"
     wait_for Redis "$redis_host" "$redis_port" "journalctl -u redis-server  or /var/log/redis/"
   else
-    # No service manager: the shop's own redis-server as this user, data kept in var/redis (append-only file).
-    echo "Redis is not answering: starting redis-server with its data in var/redis (no service manager here)"
-    scripts/start-redis.sh "$redis_port" var/redis || die "starting redis-server failed: see  var/redis/redis.log"
-    wait_for Redis "$redis_host" "$redis_port" "var/redis/redis.log"
+    # The shop's own redis-server as this user, its data kept in var/redis (an append-only file).
+    echo "Redis is not answering: starting redis-server on port $redis_port with its data in $var_dir/redis"
+    scripts/start-redis.sh "$redis_port" "$var_dir/redis" || die "starting redis-server failed: see  $var_dir/redis/redis.log"
+    wait_for Redis "$redis_host" "$redis_port" "$var_dir/redis/redis.log"
   fi
 fi
 
