@@ -163,7 +163,8 @@ async def private_redis(tmp_path):
 def _db_settings(settings, port: int, **overrides):
     import dataclasses
 
-    return dataclasses.replace(settings.db, port=port, name=FAULTS_DB, **overrides)
+    # The private server's root (normal authentication, no password), not the shop's account of the shared server.
+    return dataclasses.replace(settings.db, port=port, name=FAULTS_DB, user="root", password="", **overrides)
 
 
 class Shop:
@@ -183,8 +184,8 @@ async def make_shop(tmp_path, settings):
                    redis_overrides=None) -> Shop:
         sock, port = bind_unused_port()
         db_section = {"pool_max": 10, **(db_overrides or {})}
-        if db_port is not None:
-            db_section.update(port=db_port, name=FAULTS_DB)
+        if db_port is not None:  # the private server, as its root (see _db_settings)
+            db_section.update(port=db_port, name=FAULTS_DB, user="root", password="")
         cfg = make_settings(tmp_path / f"shop{len(shops)}", port, db=db_section,
                             redis={"url": redis_url or settings.redis.url, **(redis_overrides or {})})
         pool = await db.create_pool(cfg.db)

@@ -57,7 +57,7 @@ async def faults_db(private_mariadb, make_shop):
 def _admin_settings(port: int):
     from fresh.settings import DBSettings
 
-    return DBSettings(port=port, name=FAULTS_DB, query_timeout=30.0, acquire_timeout=10.0)
+    return DBSettings(port=port, user="root", name=FAULTS_DB, query_timeout=30.0, acquire_timeout=10.0)
 
 
 async def test_stalled_mariadb_answers_503_within_the_query_timeout_then_recovers(private_mariadb, faults_db,
