@@ -22,6 +22,8 @@ async def cmd_migrate(cfg: Settings, args) -> None:
     pool = await db.create_pool(cfg.db)
     try:
         applied = await migrate.migrate(pool)
+    except migrate.MigrationError as exc:
+        sys.exit(str(exc))
     finally:
         pool.close()
         await pool.wait_closed()

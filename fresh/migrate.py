@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import aiomysql
+import pymysql
 
 from fresh import db
 from fresh.settings import DBSettings
@@ -14,6 +15,10 @@ from fresh.settings import DBSettings
 log = logging.getLogger("fresh.migrate")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _DB_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+
+
+class MigrationError(RuntimeError):
+    """A statement of a migration failed: names the migration, the statement's number and its text."""
 
 
 def split_statements(sql: str) -> list[str]:
@@ -68,8 +73,17 @@ async def migrate(pool: aiomysql.Pool) -> list[str]:
                 if version in done:
                     continue
                 log.info("applying migration %s", version)
-                for statement in split_statements(path.read_text(encoding="utf-8")):
-                    await cur.execute(statement)
+                statements = split_statements(path.read_text(encoding="utf-8"))
+                for number, statement in enumerate(statements, 1):
+                    try:
+                        await cur.execute(statement)
+                    except pymysql.err.MySQLError as exc:
+                        # DDL is not transactional: the statements before this one stay applied and the version
+                        # stays unrecorded, so the migration runs again from its start once fixed (which is why
+                        # migrations from 0003 on are written to be re-runnable).
+                        raise MigrationError(
+                            f"migration {version} failed at statement {number} of {len(statements)}: {exc}\n"
+                            f"{statement}") from exc
                 await cur.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
                 applied_now.append(version)
         finally:

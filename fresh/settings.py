@@ -36,6 +36,8 @@ class WebSettings:
     # Mark cookies Secure (behind https).
     secure_cookies: bool = False
     max_body_size: int = 1024 * 1024
+    # Request bodies under /admin/ (picture uploads, at most 2 MB each, plus the form) may be this large.
+    max_upload_size: int = 3 * 1024 * 1024
     # Longest request target (HTTP 414 above) and largest header block (HTTP 431 above), in bytes.
     max_url_length: int = 64 * 1024
     max_header_size: int = 64 * 1024

@@ -117,7 +117,7 @@ def server_options(cfg: Settings) -> dict:
     """HTTPServer keyword arguments: body and head limits, and how long idle or slow connections are kept."""
     return dict(
         xheaders=cfg.web.xheaders,
-        max_body_size=cfg.web.max_body_size,
+        max_body_size=max(cfg.web.max_body_size, cfg.web.max_upload_size),
         max_header_size=max(HEAD_READ_LIMIT, cfg.web.max_header_size + cfg.web.max_url_length),
         # Tornado applies this to each request's head too: a client trickling its headers is cut off after it.
         idle_connection_timeout=cfg.web.idle_connection_timeout,
@@ -179,7 +179,8 @@ def _refusal(cfg: Settings, start_line, headers: httputil.HTTPHeaders) -> int | 
     if sum(len(k) + len(v) + 4 for k, v in headers.get_all()) > cfg.web.max_header_size:
         return 431
     length = headers.get("Content-Length")
-    if length is not None and length.strip().isdigit() and int(length) > cfg.web.max_body_size:
+    limit = cfg.web.max_upload_size if target.startswith("/admin/") else cfg.web.max_body_size
+    if length is not None and length.strip().isdigit() and int(length) > limit:
         return 413
     raw_path = unquote_to_bytes(target.split("?", 1)[0])
     try:

@@ -160,7 +160,7 @@ async def get_type(pool: aiomysql.Pool, type_id: int) -> dict:
 
 async def get_types(pool: aiomysql.Pool) -> list[dict]:
     """Every category in id order."""
-    rows = await db.fetchall(pool, "SELECT id, name, logo, image FROM goods_types ORDER BY id")
+    rows = await db.fetchall(pool, "SELECT id, name, logo, image FROM goods_types ORDER BY position, id")
     for row in rows:
         row["image_url"] = image_url(row["image"])
     return rows

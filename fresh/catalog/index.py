@@ -21,7 +21,7 @@ INDEX_KEY = "cache:index"
 async def build_index(pool: aiomysql.Pool) -> dict:
     """Read the index data from MariaDB (only on-sale SKUs appear)."""
     async with db.cursor(pool) as cur:
-        await cur.execute("SELECT id, name, logo, image FROM goods_types ORDER BY id")
+        await cur.execute("SELECT id, name, logo, image FROM goods_types ORDER BY position, id")
         types = list(await cur.fetchall())
         await cur.execute(
             "SELECT b.sku_id, b.image, s.name FROM index_banners b JOIN goods_sku s ON s.id=b.sku_id"

@@ -1,0 +1,143 @@
+"""Orders in the back office: the filtered list, the detail, and 发货.
+
+发货 is the lifecycle's conditional transition (2 -> 3, event source `admin` naming the staff user) plus the
+shipment row and the audit row, in one transaction: of two staff pressing at once exactly one ships. The new
+status is then published, so the shopper's open page changes live.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+
+import aiomysql
+import redis.asyncio as aioredis
+
+from fresh import db
+from fresh.admin import audit
+from fresh.admin.base import Form
+from fresh.admin.dashboard import BEIJING
+from fresh.admin.paging import Page, page_of
+from fresh.errors import Conflict, NotFound
+from fresh.orders import queries
+from fresh.orders.status import PAY_METHODS, STATUS_NAMES, OrderStatus, get_order, order_events, transition
+from fresh.payments.pay import publish_payload
+
+ORDER_ID_RE = re.compile(r"[0-9A-Za-z_-]{1,64}")
+SOURCE_NAMES = {"web": "用户", "notify": "支付宝通知", "watcher": "支付查询", "admin": "管理员", "expiry": "超时关闭"}
+
+
+def clean_filters(values: dict[str, str]) -> dict:
+    """status, date range (Beijing days), username and order id; malformed ones are dropped."""
+    status = values.get("status", "")
+    out = {"status": int(status) if status.isdigit() and int(status) in STATUS_NAMES else None}
+    for name in ("start", "end"):
+        try:
+            out[name] = date.fromisoformat(values.get(name, ""))
+        except ValueError:
+            out[name] = None
+    out["user"] = values.get("user", "").strip()[:20]
+    order_id = values.get("order_id", "").strip()
+    out["order_id"] = order_id if ORDER_ID_RE.fullmatch(order_id) else ""
+    return out
+
+
+async def list_orders(pool: aiomysql.Pool, filters: dict, *, page: int = 1, size: int = 20) -> Page:
+    where, args = ["1=1"], []
+    if filters.get("status"):
+        where.append("o.order_status=%s")
+        args.append(filters["status"])
+    if filters.get("start"):
+        where.append("o.created_at>=%s")
+        args.append(datetime.combine(filters["start"], datetime.min.time()) - BEIJING)
+    if filters.get("end"):
+        where.append("o.created_at<%s")
+        args.append(datetime.combine(filters["end"] + timedelta(days=1), datetime.min.time()) - BEIJING)
+    if filters.get("user"):
+        where.append("u.username=%s")
+        args.append(filters["user"])
+    if filters.get("order_id"):
+        where.append("o.order_id=%s")
+        args.append(filters["order_id"])
+    condition = " AND ".join(where)
+    async with db.cursor(pool) as cur:
+        await cur.execute("SELECT COUNT(*) AS n FROM order_info o JOIN users u ON u.id=o.user_id"
+                          f" WHERE {condition}", args)  # noqa: S608 -- constant fragments
+        paging = page_of((await cur.fetchone())["n"], page, size)
+        await cur.execute(
+            "SELECT o.order_id, o.user_id, u.username, o.receiver, o.pay_method, o.total_count, o.total_price,"
+            " o.transit_price, o.order_status, o.created_at, o.paid_at FROM order_info o JOIN users u"
+            f" ON u.id=o.user_id WHERE {condition} ORDER BY o.created_at DESC, o.order_id DESC"  # noqa: S608
+            " LIMIT %s OFFSET %s", (*args, size, paging.offset))
+        rows = list(await cur.fetchall())
+    for row in rows:
+        row["status_name"] = STATUS_NAMES.get(row["order_status"], "")
+        row["pay_method_name"] = PAY_METHODS.get(row["pay_method"], "")
+        row["total_amount"] = row["total_price"] + row["transit_price"]
+    return paging.with_items(rows)
+
+
+async def status_counts(pool: aiomysql.Pool) -> dict[int, int]:
+    rows = await db.fetchall(pool, "SELECT order_status, COUNT(*) AS n FROM order_info GROUP BY order_status")
+    return {r["order_status"]: r["n"] for r in rows}
+
+
+async def order_detail(pool: aiomysql.Pool, order_id: str) -> dict:
+    if not ORDER_ID_RE.fullmatch(order_id or ""):
+        raise NotFound("订单不存在")
+    order = await get_order(pool, order_id)
+    items = await queries._items(pool, [order_id])  # noqa: SLF001 -- the same lines the shopper sees
+    user = await db.fetchone(pool, "SELECT id, username, email FROM users WHERE id=%s", (order["user_id"],))
+    shipment = await db.fetchone(
+        pool, "SELECT s.carrier, s.tracking_no, s.shipped_at, u.username AS staff FROM order_shipments s"
+        " LEFT JOIN users u ON u.id=s.staff_id WHERE s.order_id=%s", (order_id,))
+    events = list(reversed(await order_events(pool, order_id)))
+    for event in events:
+        event["source_name"] = SOURCE_NAMES.get(event["source"], event["source"])
+        event["to_name"] = STATUS_NAMES.get(event["to_status"], str(event["to_status"]))
+        event["from_name"] = STATUS_NAMES.get(event["from_status"], "") if event["from_status"] else ""
+    return {**order, "items": items.get(order_id, []), "user": user, "shipment": shipment, "events": events,
+            "status_name": STATUS_NAMES.get(order["order_status"], ""),
+            "pay_method_name": PAY_METHODS.get(order["pay_method"], ""),
+            "total_amount": order["total_price"] + order["transit_price"]}
+
+
+def clean_shipment(values: dict[str, str]) -> Form:
+    form = Form(values)
+    carrier = values.get("carrier", "").strip()
+    tracking = values.get("tracking_no", "").strip()
+    if len(carrier) > 20:
+        form.error("carrier", "快递公司最多20字")
+    if tracking and not re.fullmatch(r"[0-9A-Za-z-]{4,40}", tracking):
+        form.error("tracking_no", "运单号须为4–40位字母、数字或-")
+    if tracking and not carrier:
+        form.error("carrier", "填写运单号时请填写快递公司")
+    form.clean = {"carrier": carrier, "tracking_no": tracking}
+    return form
+
+
+async def ship(pool: aiomysql.Pool, redis: aioredis.Redis, staff, order_id: str, *, carrier: str = "",
+               tracking_no: str = "") -> None:
+    """发货: 2 -> 3 once, with the shipment and audit rows; Conflict when the order is not waiting for shipment."""
+    detail = f"发货（{staff.username}）" + (f" {carrier} {tracking_no}" if carrier else "")
+    async with db.transaction(pool) as cur:
+        if not await transition(cur, order_id=order_id, from_status=OrderStatus.PAID,
+                                to_status=OrderStatus.SHIPPED, source="admin", detail=detail):
+            await cur.execute("SELECT order_status FROM order_info WHERE order_id=%s", (order_id,))
+            if await cur.fetchone() is None:
+                raise NotFound("订单不存在")
+            raise Conflict("订单当前状态不能发货（可能已被其他管理员处理）", res=3)
+        await cur.execute("INSERT INTO order_shipments (order_id, carrier, tracking_no, staff_id) VALUES (%s,%s,%s,%s)",
+                          (order_id, carrier, tracking_no, staff.user_id))
+        await audit.record(cur, staff, action="ship", entity=audit.Entity.ORDER, entity_id=order_id,
+                           summary=detail, before={"order_status": 2},
+                           after={"order_status": 3, "carrier": carrier, "tracking_no": tracking_no})
+    order = await get_order(pool, order_id)
+    await publish_payload(redis, order)
+
+
+async def shipment_of(pool: aiomysql.Pool, order_id: str) -> dict | None:
+    """The carrier and tracking number of a shipped order, for the shopper's pages."""
+    return await db.fetchone(pool, "SELECT carrier, tracking_no, shipped_at FROM order_shipments WHERE order_id=%s",
+                             (order_id,))
+
