@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 from fresh import db
 from fresh.admin import audit
 from fresh.admin.base import Form
-from fresh.admin.goods import clean_int
+from fresh.admin.goods import clean_int, publish
 from fresh.catalog.goods import image_url
 from fresh.catalog.index import invalidate_index
 from fresh.errors import BadRequest, Conflict, NotFound
@@ -155,7 +155,8 @@ async def save(pool: aiomysql.Pool, redis: aioredis.Redis, staff, kind: Kind, ro
             old, new = audit.changed(_row_facts(kind, before), {**_row_facts(kind, before), **values})
             await audit.record(cur, staff, action="update", entity=kind.entity, entity_id=row_id,
                                summary=f"修改{kind.title}", before=old, after=new)
-    await invalidate_index(redis)
+    # A renamed category changes what its SKUs are found by.
+    await publish(pool, redis, type_ids=[row_id] if kind.key == "categories" else ())
     return row_id
 
 

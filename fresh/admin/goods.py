@@ -1,6 +1,6 @@
 """Goods in the back office: SKU and SPU lists and forms, on/off sale, pictures.
 
-Every write is one explicit transaction with its audit row, followed by invalidate_index(): the catalog version
+Every write is one explicit transaction with its audit row, followed by publish(): the search rows are synced and the catalog version
 changes, so every instance drops its cached index, pages and SKU facts on its next request.
 """
 
@@ -18,6 +18,7 @@ from fresh.admin.base import Form
 from fresh.admin.paging import Page, page_of
 from fresh.catalog.goods import clean_detail, image_url, like_pattern
 from fresh.catalog.index import invalidate_index
+from fresh.catalog.search import sync_search_index
 from fresh.errors import BadRequest, NotFound
 
 PRICE_RE = re.compile(r"[0-9]{1,6}(\.[0-9]{1,2})?")
@@ -34,6 +35,14 @@ SKU_FIELDS = ("name", "desc", "price", "unite", "stock", "type_id", "goods_id", 
 SKU_SELECT = ("SELECT s.id, s.type_id, s.goods_id, s.name, s.`desc`, s.price, s.unite, s.image, s.stock, s.sales,"
               " s.status, s.created_at, t.name AS type_name, g.name AS spu_name FROM goods_sku s"
               " JOIN goods_types t ON t.id=s.type_id JOIN goods g ON g.id=s.goods_id")
+
+
+async def publish(pool: aiomysql.Pool, redis: aioredis.Redis, *, sku_ids=(), goods_ids=(), type_ids=()) -> None:
+    """After a committed catalog write: bring the search rows up to date, then change the catalog version so every
+    instance drops its cached index, pages and SKU facts (search first: a page rebuilt after the bump finds it)."""
+    if sku_ids or goods_ids or type_ids:
+        await sync_search_index(pool, sku_ids=sku_ids, goods_ids=goods_ids, type_ids=type_ids)
+    await invalidate_index(redis)
 
 
 def clean_price(raw: str) -> Decimal | None:
@@ -165,7 +174,7 @@ async def create_sku(pool: aiomysql.Pool, redis: aioredis.Redis, staff, data: di
                               (sku_id, picture))
         await audit.record(cur, staff, action="create", entity=audit.Entity.SKU, entity_id=sku_id,
                            summary=f"新增商品「{data['name']}」", after={**data, "image": picture or ""})
-    await invalidate_index(redis)
+    await publish(pool, redis, sku_ids=[sku_id])
     return sku_id
 
 
@@ -191,7 +200,7 @@ async def update_sku(pool: aiomysql.Pool, redis: aioredis.Redis, staff, sku_id: 
         old, new = audit.changed(_sku_facts(before), {**_sku_facts(before), **data, "image": image})
         await audit.record(cur, staff, action="update", entity=audit.Entity.SKU, entity_id=sku_id,
                            summary=f"修改商品「{data['name']}」", before=old, after=new)
-    await invalidate_index(redis)
+    await publish(pool, redis, sku_ids=[sku_id])
 
 
 async def set_on_sale(pool: aiomysql.Pool, redis: aioredis.Redis, staff, sku_ids: list[int], on_sale: bool) -> int:
@@ -208,7 +217,7 @@ async def set_on_sale(pool: aiomysql.Pool, redis: aioredis.Redis, staff, sku_ids
                                    entity=audit.Entity.SKU, entity_id=sku_id,
                                    summary="上架" if on_sale else "下架",
                                    before={"status": 1 - status}, after={"status": status})
-    await invalidate_index(redis)
+    await publish(pool, redis, sku_ids=sku_ids)
     return changed
 
 
@@ -316,5 +325,5 @@ async def save_spu(pool, redis, staff, spu_id: int | None, data: dict) -> int:
             old, new = audit.changed(before, data)
             await audit.record(cur, staff, action="update", entity=audit.Entity.SPU, entity_id=spu_id,
                                summary=f"修改SPU「{data['name']}」", before=old, after=new)
-    await invalidate_index(redis)
+    await publish(pool, redis, goods_ids=[spu_id])
     return spu_id
