@@ -1,7 +1,7 @@
 """Goods in the back office: SKU and SPU lists and forms, on/off sale, pictures.
 
-Every write is one explicit transaction with its audit row, followed by publish(): the search rows are synced and the catalog version
-changes, so every instance drops its cached index, pages and SKU facts on its next request.
+Every write is one explicit transaction with its audit row, followed by publish(): the search rows are synced and
+the catalog version changes, so every instance drops its cached index, pages and SKU facts on its next request.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import redis.asyncio as aioredis
 from fresh import db
 from fresh.admin import audit
 from fresh.admin.base import Form
-from fresh.admin.paging import Page, page_of
-from fresh.catalog.goods import clean_detail, image_url, like_pattern
+from fresh.admin.paging import Page, like_pattern, page_of
+from fresh.catalog.goods import clean_detail, image_url
 from fresh.catalog.index import invalidate_index
 from fresh.catalog.search import sync_search_index
 from fresh.errors import BadRequest, NotFound

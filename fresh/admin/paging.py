@@ -30,3 +30,9 @@ class Page:
 def page_of(total: int, number: int, size: int) -> Page:
     pages = max(1, math.ceil(total / size))
     return Page(number=min(max(number, 1), pages), pages=pages, total=total, size=size)
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern (with ESCAPE '!') matching `text` anywhere, its wildcards taken literally."""
+    escaped = text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+    return f"%{escaped}%"

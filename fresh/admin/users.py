@@ -12,8 +12,7 @@ import redis.asyncio as aioredis
 
 from fresh import db, sessions
 from fresh.admin import audit
-from fresh.admin.paging import Page, page_of
-from fresh.catalog.goods import like_pattern
+from fresh.admin.paging import Page, like_pattern, page_of
 from fresh.errors import Conflict, NotFound
 
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from fresh import db
 from fresh.orders.status import OrderStatus
-from tests.helpers import Client, add_address, count
+from tests.helpers import Client, count
 
 
 async def make_order(pool, user_id: int, sku_id: int, *, status: int = OrderStatus.PAID, order_id: str = "") -> str:
