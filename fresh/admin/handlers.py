@@ -262,7 +262,12 @@ class ContentFormHandler(SkuFormHandler):
 
 
 class ContentActionHandler(AdminHandler):
-    async def post(self, key: str, row_id: str, action: str) -> None:
+    def initialize(self, action: str) -> None:
+        super().initialize()
+        self.action = action
+
+    async def post(self, key: str, row_id: str) -> None:
+        action = self.action
         kind = kind_of(key)
         rid = self.id_path(row_id)
         if action == "move":
@@ -330,7 +335,12 @@ class UserListHandler(AdminHandler):
 
 
 class UserActionHandler(AdminHandler):
-    async def post(self, user_id: str, what: str) -> None:
+    def initialize(self, what: str) -> None:
+        super().initialize()
+        self.what = what
+
+    async def post(self, user_id: str) -> None:
+        what = self.what
         uid = self.id_path(user_id)
         value = self.arg("value")
         if value not in ("0", "1"):
