@@ -182,7 +182,8 @@ async def test_goods_list_filters_search_and_paging(staff_client: Client, pool, 
     async with db.cursor(pool) as cur:
         for i in range(25):
             await cur.execute(
-                "INSERT INTO goods_sku (type_id, goods_id, name, price, unite, stock, status) VALUES (%s,%s,%s,1,'个',%s,%s)",
+                "INSERT INTO goods_sku (type_id, goods_id, name, price, unite, stock, status)"
+                " VALUES (%s,%s,%s,1,'个',%s,%s)",
                 (shop_rows["type_id"], shop_rows["spu_id"], f"苹果{i:02d}", i, i % 2))
     page = await staff_client.get("/admin/goods")
     assert "共 26 条，2 页" in page.text
