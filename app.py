@@ -9,6 +9,7 @@ import logging
 import signal
 
 from fresh import db, eventloop, logs
+from fresh.background import BackgroundTasks
 from fresh.catalog.search import search_mode
 from fresh.redis_client import create_redis
 from fresh.settings import load_settings
@@ -42,7 +43,9 @@ async def main(argv=None) -> None:
         # An outside party that only speaks the protocol: imported only when asked for.
         sandbox = importlib.import_module("fresh.payments.sandbox")
         servers.append(await sandbox.serve(cfg))
-    tasks = [asyncio.create_task(fn(app), name=fn.__qualname__) for fn in app.background]
+    # The one owner of the process's background work (the live-status listener, the payment watcher, the expiry...).
+    background = BackgroundTasks(app, app.background)
+    background.start()
     log.info("dailyfresh (%s) serving on http://%s:%d/", cfg.mode, host, port)
 
     stop = asyncio.Event()
@@ -54,9 +57,10 @@ async def main(argv=None) -> None:
     log.info("shutting down")
     for s in servers:
         s.stop()
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    # Websockets are not HTTP connections the servers track: close them (1001, going away) so their clients
+    # reconnect to another process, then stop the listener that fed them along with the other tasks.
+    app.live.close_all()
+    await background.stop()
     for s in servers:
         try:
             await asyncio.wait_for(s.close_all_connections(), 5)

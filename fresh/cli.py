@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import importlib
 import logging
 import os
 import sys
 
-from fresh import db, logs, migrate
+from fresh import db, logs, migrate, packages
+from fresh.hooks import Command, Runtime
 from fresh.settings import Settings, load_settings
-from fresh.web import PACKAGES
 
 log = logging.getLogger("fresh.cli")
 
@@ -39,10 +38,8 @@ async def cmd_seed(cfg: Settings, args) -> None:
     pool = await db.create_pool(cfg.db)
     redis = create_redis(cfg.redis)
     try:
-        for name in PACKAGES:
-            seeder = getattr(importlib.import_module(f"fresh.{name}"), "SEED", None)
-            if seeder is not None:
-                await seeder(pool, redis, cfg, demo=args.demo)
+        for seeder in packages.collect().seeders:
+            await seeder(pool, redis, cfg, demo=args.demo)
         if args.scale:
             from fresh.catalog.scale import seed_scale
 
@@ -107,18 +104,32 @@ def main(argv=None) -> None:
     admin.add_argument("--username", default="admin")
     admin.add_argument("--email", default="admin@dailyfresh.local")
     sub.add_parser("keys", help="generate the development RSA2 key pairs into var/keys/ (once)")
-    for package in PACKAGES:  # packages register their commands in EXTRA_COMMANDS when imported
-        importlib.import_module(f"fresh.{package}")
-    for name, _fn, help_text in EXTRA_COMMANDS:
-        sub.add_parser(name, help=help_text)
+    parts = packages.collect()
+    for command in parts.commands:  # the packages' own (fresh/packages.py)
+        command_parser = sub.add_parser(command.name, help=command.help)
+        if command.add_arguments is not None:
+            command.add_arguments(command_parser)
     args = parser.parse_args(argv)
     cfg = load_settings()
     logs.setup_logging(cfg.log.format, cfg.log.level)
     handlers = {"migrate": cmd_migrate, "seed": cmd_seed, "reindex": cmd_reindex, "createadmin": cmd_createadmin,
                 "keys": cmd_keys}
-    handlers.update({name: fn for name, fn, _ in EXTRA_COMMANDS})
-    asyncio.run(handlers[args.command](cfg, args))
+    package_commands = {command.name: command for command in parts.commands}
+    if args.command in package_commands:
+        asyncio.run(run_package_command(package_commands[args.command], cfg, args, parts.hooks))
+    else:
+        asyncio.run(handlers[args.command](cfg, args))
 
 
-# Commands other packages add: (name, async fn(cfg, args), help). Filled as packages land.
-EXTRA_COMMANDS: list = []
+async def run_package_command(command: Command, cfg: Settings, args, hooks) -> None:
+    """Run a package's command with a Runtime: the pool, Redis and every package's hooks, as the web app has."""
+    from fresh.redis_client import create_redis
+
+    pool = await db.create_pool(cfg.db)
+    redis = create_redis(cfg.redis)
+    try:
+        await command.run(Runtime(cfg=cfg, db=pool, redis=redis, hooks=hooks), args)
+    finally:
+        pool.close()
+        await pool.wait_closed()
+        await redis.aclose()

@@ -145,6 +145,12 @@ class OrdersSettings:
     transit_price: Decimal = Decimal("10.00")
     expire_minutes: int = 30
     expiry_interval: float = 30.0
+    # Due orders listed per query and closed at once (each close may wait on the gateway).
+    expiry_batch: int = 200
+    expiry_concurrency: int = 20
+    # After the gateway could not stop an order's payment: retry in backoff * 2^attempts seconds, at most the max.
+    expiry_backoff: float = 30.0
+    expiry_backoff_max: float = 600.0
 
 
 @dataclass(frozen=True)

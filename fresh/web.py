@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import enum
 import functools
-import importlib
 import ipaddress
 import itertools
 import logging
@@ -23,18 +22,18 @@ from tornado import httputil
 from tornado.escape import json_encode
 from tornado.httputil import parse_cookie
 
-from fresh import db, logs, metrics, sessions
+from fresh import db, live, logs, metrics, packages, sessions
 from fresh.errors import DomainError, Forbidden, NotFound, NotLoggedIn
 from fresh.hashgate import HashGate
+from fresh.hooks import Background, Hooks
 from fresh.redis_client import create_lane
 from fresh.settings import ROOT, Settings, allowed_networks
 
 log = logging.getLogger("fresh.web")
 access_log = logging.getLogger("fresh.access")
 
-# Domain packages in dependency order (DESIGN.md section 2). Each exposes ROUTES, and may expose
-# HOOKS (name -> callable) and BACKGROUND (coroutine functions taking the application).
-PACKAGES = ("accounts", "catalog", "cart", "orders", "payments", "admin")
+# Domain packages in dependency order (DESIGN.md section 2); what each may expose: fresh/packages.py.
+PACKAGES = packages.PACKAGES
 
 STATUS_MESSAGES = {
     400: "请求参数有误",
@@ -74,16 +73,21 @@ HEAD_READ_LIMIT = 1024 * 1024
 
 
 class Application(tornado.web.Application):
-    """The Tornado application, holding the settings, the pool, the Redis client and the hooks."""
+    """The Tornado application, holding the settings, the pool, the Redis client, the hooks, the live-status
+    broadcaster and the list of the process's background work (a fresh.hooks.Context)."""
 
-    def __init__(self, cfg: Settings, *, pool, redis, routes, hooks, background, **tornado_settings):
+    def __init__(self, cfg: Settings, *, pool, redis, routes, hooks: Hooks, background: list[Background],
+                 **tornado_settings):
         self.cfg = cfg
         self.db = pool
         self.redis = redis
         # The hottest Redis commands (the cart's add) share one pipelined connection (fresh.redis_client.Lane).
         self.redis_lane = create_lane(cfg.redis)
-        self.hooks: dict[str, list[Callable]] = hooks
-        self.background: list[Callable[[Application], Awaitable[None]]] = background
+        self.hooks = hooks
+        # This process's order-status websockets; its pub/sub listener is the first background task.
+        self.live = live.Broadcaster(redis)
+        # Started and stopped by whoever serves the app (app.py's main(), test fixtures): fresh.background.
+        self.background: list[Background] = [listen_live, *background]
         self.jinja = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(ROOT / "templates")),
             autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
@@ -100,9 +104,6 @@ class Application(tornado.web.Application):
         self.metrics_allow = allowed_networks(cfg.metrics.allow)
         super().__init__(routes, **tornado_settings)
         self.route_names = _route_names(self)
-
-    def hook(self, name: str) -> list[Callable]:
-        return self.hooks.get(name, [])
 
     def start_request(self, server_conn: object, request_conn: httputil.HTTPConnection) -> httputil.HTTPMessageDelegate:
         return RequestGuard(self.cfg, super().start_request(server_conn, request_conn), request_conn)
@@ -192,23 +193,22 @@ def _refusal(cfg: Settings, start_line, headers: httputil.HTTPHeaders) -> int | 
     return None
 
 
+async def listen_live(app: Application) -> None:
+    """Background task: the process's one pub/sub listener feeding its order-status websockets."""
+    await app.live.run()
+
+
 def make_app(cfg: Settings, *, pool, redis) -> Application:
-    """Build the application from the packages' ROUTES and HOOKS; does no I/O."""
+    """Build the application from the packages' ROUTES, HOOKS and BACKGROUND (fresh/packages.py); does no I/O."""
+    parts = packages.collect()
     routes: list = [
         tornado.web.url(r"/healthz", HealthHandler, name="healthz"),
         tornado.web.url(r"/readyz", ReadyHandler, name="readyz"),
         tornado.web.url(r"/metrics", MetricsHandler, name="metrics"),
         tornado.web.url(r"/media/(.*)", StaticHandler, {"path": str(cfg.var_path / "media")},
                         name="media"),
+        *parts.routes,
     ]
-    hooks: dict[str, list[Callable]] = {}
-    background: list = []
-    for name in PACKAGES:
-        package = importlib.import_module(f"fresh.{name}")
-        routes.extend(getattr(package, "ROUTES", []))
-        for hook_name, fn in getattr(package, "HOOKS", {}).items():
-            hooks.setdefault(hook_name, []).append(fn)
-        background.extend(getattr(package, "BACKGROUND", []))
     logs.install()
     metrics.set_build_info()
     return Application(
@@ -216,8 +216,8 @@ def make_app(cfg: Settings, *, pool, redis) -> Application:
         pool=pool,
         redis=redis,
         routes=routes,
-        hooks=hooks,
-        background=background,
+        hooks=parts.hooks,
+        background=parts.background,
         cookie_secret=cfg.web.cookie_secret,
         xsrf_cookies=True,
         xsrf_cookie_kwargs={"httponly": False, "samesite": "Lax", "secure": secure_cookies(cfg)},
@@ -488,10 +488,8 @@ class BaseHandler(tornado.web.RequestHandler):
         self.finish(self.render_string(template_name, **kwargs))
 
     async def header_cart_count(self) -> int:
-        total = 0
-        for counter in self.application.hook("cart_count"):
-            total += await counter(self.redis, self.session)
-        return total
+        count = self.application.hooks.cart_count
+        return await count(self.redis, self.session) if count else 0
 
     def reply(self, res: int, message: str = "", *, http_status: int = 200, **extra: Any) -> None:
         """Finish with the original's JSON shape {"res", "message"|"errmsg", ...} and a real HTTP status."""

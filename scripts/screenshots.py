@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from fresh import db, migrate  # noqa: E402
 from fresh.accounts import addresses, users  # noqa: E402
+from fresh.background import BackgroundTasks  # noqa: E402
 from fresh.catalog.seed import seed_catalog  # noqa: E402
 from fresh.keys import ensure_dev_keys, local_gateway_settings  # noqa: E402
 from fresh.payments.sandbox import make_sandbox_app  # noqa: E402
@@ -214,7 +215,8 @@ async def main(out: Path) -> int:
     gateway_app = make_sandbox_app(cfg.sandbox)
     gateway = HTTPServer(gateway_app)
     gateway.add_sockets([gateway_sock])
-    tasks = [asyncio.create_task(fn(app)) for fn in app.background]
+    background = BackgroundTasks(app, app.background)
+    background.start()
     print(f"shop on {cfg.web.base_url}, sandbox on {cfg.sandbox.public_url}; writing {out}")
     try:
         async with async_playwright() as p:
@@ -224,10 +226,8 @@ async def main(out: Path) -> int:
             finally:
                 await browser.close()
     finally:
-        live = getattr(app, "_live_task", None)
-        for task in [*tasks, *([live] if live else [])]:
-            task.cancel()
-        await asyncio.gather(*tasks, *([live] if live else []), return_exceptions=True)
+        app.live.close_all()
+        await background.stop()
         gateway_app.cancel_notifies()
         for server in (shop, gateway):
             server.stop()

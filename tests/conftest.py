@@ -14,12 +14,13 @@ from tornado.httpserver import HTTPServer
 from tornado.testing import bind_unused_port
 
 from fresh import db, eventloop, migrate
+from fresh.background import BackgroundTasks
 from fresh.catalog.cache import forget_local
 from fresh.keys import ensure_dev_keys, local_gateway_settings
 from fresh.payments.sandbox import make_sandbox_app
 from fresh.redis_client import create_redis
 from fresh.settings import load_settings
-from fresh.web import make_app, server_options
+from fresh.web import listen_live, make_app, server_options
 from tests.helpers import Client, create_user
 
 # Tests run on the event loop the shop's processes run on (uvloop unless FRESH_EVENT_LOOP=asyncio): pytest-asyncio
@@ -139,12 +140,11 @@ async def app(settings, pool, redis, app_socket):
     application = make_app(settings, pool=pool, redis=redis)
     server = HTTPServer(application, **server_options(settings))
     server.add_sockets([app_socket[0]])
-    yield application
-    server.stop()
-    task = getattr(application, "_live_task", None)
-    if task is not None:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+    # Of the background work only the live-status listener: tests run the watcher and the expiry themselves.
+    async with BackgroundTasks(application, [listen_live]):
+        yield application
+        server.stop()
+        application.live.close_all()
     await server.close_all_connections()
     application.close()
 

@@ -166,7 +166,7 @@ class LoginHandler(BaseHandler):
             self.redis, user_id=user["id"], username=user["username"], is_staff=bool(user["is_staff"]),
             ttl=self.cfg.accounts.session_ttl_days * 86400,
         )
-        for hook in self.application.hook("on_login"):
+        for hook in self.application.hooks.on_login:
             await hook(self.application, old, new)
         if old is not None:
             await sessions.destroy_session(self.redis, old)
@@ -189,9 +189,8 @@ class UserInfoHandler(BaseHandler):
         user = await users.get_user(self.db, self.user_id)
         if user is None:
             raise NotFound("用户不存在")
-        history: list = []
-        for hook in self.application.hook("user_history"):
-            history = await hook(self.application, self.user_id)
+        recent = self.application.hooks.user_history
+        history = await recent(self.application, self.user_id) if recent else []
         await self.render("accounts/user_info.html", user=user, page="user",
                           address=await addresses.get_default_address(self.db, self.user_id), history=history)
 

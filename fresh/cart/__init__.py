@@ -4,6 +4,7 @@ from tornado.web import url
 
 from fresh.cart import cart
 from fresh.cart import handlers as h
+from fresh.hooks import Hooks
 from fresh.web import RedirectHandler
 
 
@@ -31,4 +32,4 @@ ROUTES = [
     url(r"/cart/delete", h.CartDeleteHandler, name="cart_delete"),
 ]
 
-HOOKS = {"cart_count": cart_count, "cart_count_queue": cart_count_queue, "on_login": on_login}
+HOOKS = Hooks(cart_count=cart_count, cart_count_queue=cart_count_queue, on_login=(on_login,))

@@ -5,6 +5,7 @@ from tornado.web import url
 from fresh.catalog import handlers as h
 from fresh.catalog.history import user_history
 from fresh.catalog.seed import seed_catalog
+from fresh.hooks import Hooks
 
 ROUTES = [
     url(r"/", h.IndexHandler, name="index"),
@@ -14,6 +15,6 @@ ROUTES = [
     url(r"/search", h.SearchHandler, name="search"),
 ]
 
-HOOKS = {"user_history": user_history}
+HOOKS = Hooks(user_history=user_history)
 
 SEED = seed_catalog

@@ -27,7 +27,8 @@ class CatalogHandler(BaseHandler):
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.get(VERSION_KEY)
             pipe.hgetall(sessions.session_key(claims.sid))
-            counters = [queue(pipe, claims) for queue in self.application.hook("cart_count_queue")]
+            queue = self.application.hooks.cart_count_queue
+            counters = [queue(pipe, claims)] if queue else []
             replies = await pipe.execute()
         version = replies[0]
         self.session = sessions.stored_session(claims, replies[1])
@@ -126,9 +127,8 @@ class DetailHandler(CatalogHandler):
         sku = await goods.get_detail(self.db, sku_id)
         new = await goods.new_skus(self.db, type_id=sku["type_id"])
         # Comments live with orders, which come after the catalog: they reach this page through a hook.
-        sku["comments"] = []
-        for hook in self.application.hook("sku_comments"):
-            sku["comments"] += await hook(self.application, sku["id"])
+        comments = self.application.hooks.sku_comments
+        sku["comments"] = await comments(self.application, sku["id"]) if comments else []
         return {"sku": sku, "new_skus": new, "categories": await self.categories(version)}
 
 

@@ -38,5 +38,5 @@ async def recent_skus(pool, redis: aioredis.Redis, *, user_id: int, size: int) -
 
 
 async def user_history(app, user_id: int) -> list[dict]:
-    """The `user_history` hook of the user center."""
+    """The `user_history` hook (fresh.hooks) of the user center."""
     return await recent_skus(app.db, app.redis, user_id=user_id, size=app.cfg.catalog.history_size)

@@ -1,12 +1,12 @@
 """Orders: the confirmation page, commit in one transaction (DESIGN.md §6), the user's orders, expiry, comments.
 
 Other domains use: `status.transition`, `status.get_order`, `status.mark_pay_started`, `lifecycle.ship_order`,
-and the hooks `order_expiring` (asked before an expired order is closed) and `order_closed` (told after).
+`closing.close_order` (the one close path) and the hook `stop_payment` (fresh.hooks), which payments provides.
 """
 
 from tornado.web import url
 
-from fresh.cli import EXTRA_COMMANDS
+from fresh.hooks import Command, Hooks
 from fresh.orders import handlers as h
 from fresh.orders.expiry import cmd_expire_orders, expiry_loop
 from fresh.orders.queries import sku_comments
@@ -33,8 +33,6 @@ async def _sku_comments_hook(app, sku_id: int) -> list[dict]:
             for r in rows]
 
 
-HOOKS = {"sku_comments": _sku_comments_hook}
+HOOKS = Hooks(sku_comments=_sku_comments_hook)
 BACKGROUND = [expiry_loop]
-
-if not any(name == "expire-orders" for name, _fn, _help in EXTRA_COMMANDS):
-    EXTRA_COMMANDS.append(("expire-orders", cmd_expire_orders, "close unpaid orders past their expiry"))
+COMMANDS = [Command("expire-orders", "close unpaid orders past their expiry", cmd_expire_orders)]

@@ -8,7 +8,7 @@ from tornado.escape import url_escape
 
 from fresh import metrics
 from fresh.errors import BadRequest, DomainError, NotFound
-from fresh.orders import lifecycle, place, queries
+from fresh.orders import closing, lifecycle, place, queries
 from fresh.orders.place import CommitRes
 from fresh.orders.status import OrderStatus
 from fresh.web import BaseHandler, login_required
@@ -69,8 +69,6 @@ class _OrderActionHandler(BaseHandler):
 
     ajax = True
     done_message = ""
-    # The lifecycle function: async (pool, *, user_id, order_id); NotFound for others' orders, Conflict by status.
-    action = None
 
     @login_required
     async def post(self) -> None:
@@ -80,20 +78,28 @@ class _OrderActionHandler(BaseHandler):
         if not ORDER_ID_RE.match(order_id):
             raise NotFound("订单不存在", res=2)
         try:
-            await type(self).action(self.db, user_id=self.user_id, order_id=order_id)
+            await self.act(order_id)
         except NotFound:
             raise NotFound("订单不存在", res=2) from None
         self.reply(4, self.done_message, order_id=order_id)
 
+    async def act(self, order_id: str) -> None:
+        """The lifecycle function; NotFound for others' orders, Conflict in a status that does not allow it."""
+        raise NotImplementedError
+
 
 class OrderCancelHandler(_OrderActionHandler):
     done_message = "订单已取消"
-    action = lifecycle.cancel_order
+
+    async def act(self, order_id: str) -> None:
+        await closing.cancel_order(self.application, user_id=self.user_id, order_id=order_id)
 
 
 class OrderConfirmHandler(_OrderActionHandler):
     done_message = "已确认收货"
-    action = lifecycle.confirm_received
+
+    async def act(self, order_id: str) -> None:
+        await lifecycle.confirm_received(self.db, user_id=self.user_id, order_id=order_id)
 
 
 class OrderCommentHandler(BaseHandler):

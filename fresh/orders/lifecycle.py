@@ -1,4 +1,4 @@
-"""After the order is placed: cancel (stock back), ship, confirm receipt, comment."""
+"""After the order is placed: the close step (stock back), ship, confirm receipt, comment."""
 
 from __future__ import annotations
 
@@ -23,21 +23,14 @@ async def return_stock(cur: aiomysql.Cursor, order_id: str) -> None:
 
 
 async def close_unpaid(cur: aiomysql.Cursor, order_id: str, *, source: str, detail: str) -> bool:
-    """Close an unpaid order and return its stock, exactly once however many closers race; False if not unpaid."""
+    """Close an unpaid order and return its stock, exactly once however many closers race; False if not unpaid.
+
+    Only the close path (fresh.orders.closing.close_order) calls this, after the payment is stopped."""
     if not await transition(cur, order_id=order_id, from_status=OrderStatus.UNPAID, to_status=OrderStatus.CLOSED,
                             source=source, detail=detail):
         return False
     await return_stock(cur, order_id)
     return True
-
-
-async def cancel_order(pool: aiomysql.Pool, *, user_id: int, order_id: str) -> None:
-    """The owner cancels an unpaid order; NotFound for others' orders, Conflict once it is paid or closed."""
-    await get_order(pool, order_id, user_id=user_id)
-    async with db.transaction(pool) as cur:
-        closed = await close_unpaid(cur, order_id, source="web", detail="用户取消")
-    if not closed:
-        raise Conflict("订单当前状态不能取消", res=3)
 
 
 async def ship_order(pool: aiomysql.Pool, order_id: str, *, source: str = "admin", detail: str = "发货") -> bool:

@@ -21,12 +21,13 @@ class OrderStatus(enum.IntEnum):
     RECEIVED = 4
     DONE = 5
     CLOSED = 6
+    REFUNDED = 7  # the whole amount went back to the buyer (partial refunds leave the status as it was)
 
 
-STATUS_NAMES = {1: "待支付", 2: "待发货", 3: "待收货", 4: "待评价", 5: "已完成", 6: "已取消"}
+STATUS_NAMES = {1: "待支付", 2: "待发货", 3: "待收货", 4: "待评价", 5: "已完成", 6: "已取消", 7: "已退款"}
 PAY_METHODS = {1: "货到付款", 2: "微信支付", 3: "支付宝", 4: "银联支付"}
-PAY_ALIPAY = 3
-SOURCES = ("web", "notify", "watcher", "admin", "expiry")
+PAY_COD, PAY_WECHAT, PAY_ALIPAY, PAY_UNIONPAY = 1, 2, 3, 4
+SOURCES = ("web", "notify", "watcher", "admin", "expiry", "refund")
 
 # Columns a transition may set alongside the status (payments sets trade_no and paid_at when marking paid).
 TRANSITION_COLUMNS = frozenset({"trade_no", "paid_at", "pay_started_at"})
@@ -44,7 +45,7 @@ NOW = _Now()
 
 ORDER_COLUMNS = (
     "order_id, user_id, receiver, addr, zip_code, phone, pay_method, total_count, total_price, transit_price,"
-    " order_status, trade_no, created_at, expires_at, pay_started_at, paid_at"
+    " order_status, trade_no, created_at, expires_at, pay_started_at, paid_at, refunded_amount, refunded_at"
 )
 
 
@@ -104,6 +105,18 @@ def created_event(order_id: str) -> tuple[str, tuple]:
         "INSERT INTO order_events (order_id, from_status, to_status, source, detail) VALUES (%s,NULL,%s,'web',%s)",
         (order_id, int(OrderStatus.UNPAID), "下单"),
     )
+
+
+def status_payload(order: dict) -> dict:
+    """What the buyer's page is told about an order's status (websocket, /order/check)."""
+    status = int(order["order_status"])
+    return {
+        "order_id": order["order_id"],
+        "status": status,
+        "status_name": STATUS_NAMES.get(status, ""),
+        "paid": status in (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.RECEIVED, OrderStatus.DONE),
+        "trade_no": order.get("trade_no") or "",
+    }
 
 
 async def get_order(pool: aiomysql.Pool, order_id: str, *, user_id: int | None = None) -> dict:

@@ -5,8 +5,9 @@ The local sandbox gateway (sandbox.py) is an outside party and is not imported h
 
 from tornado.web import url
 
+from fresh.hooks import Hooks
 from fresh.payments import handlers as h
-from fresh.payments.pay import close_trade_before_expiry, prepare_client
+from fresh.payments.pay import prepare_client, stop_payment
 from fresh.payments.watcher import watch_payments
 
 ROUTES = [
@@ -17,6 +18,6 @@ ROUTES = [
     url(r"/ws/orders/([A-Za-z0-9_\-]{1,64})", h.OrderStatusSocket, name="order_ws"),
 ]
 
-HOOKS = {"order_expiring": close_trade_before_expiry}
+HOOKS = Hooks(stop_payment=stop_payment)
 
 BACKGROUND = [prepare_client, watch_payments]

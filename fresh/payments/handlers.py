@@ -11,17 +11,9 @@ import tornado.websocket
 
 from fresh import logs, metrics
 from fresh.errors import BadRequest, NotFound
-from fresh.orders.status import PAY_ALIPAY, get_order
-from fresh.payments import alipay, live
-from fresh.payments.pay import (
-    AmountMismatch,
-    alipay_paid_at,
-    get_client,
-    mark_paid,
-    order_amount,
-    start_payment,
-    status_payload,
-)
+from fresh.orders.status import PAY_ALIPAY, get_order, status_payload
+from fresh.payments import alipay
+from fresh.payments.pay import AmountMismatch, alipay_paid_at, get_client, mark_paid, order_amount, start_payment
 from fresh.web import BaseHandler, login_required
 
 log = logging.getLogger("fresh.payments")
@@ -172,7 +164,7 @@ class OrderStatusSocket(BaseHandler, tornado.websocket.WebSocketHandler):
         if order["user_id"] != self.user_id:
             self.close(WS_FORBIDDEN, "无权查看该订单")
             return
-        hub = live_hub(self.application)
+        hub = self.application.live
         hub.add(order_id, self)
         self.subscribed = True
         # Listen first, then read: a change between the two is sent twice rather than missed.
@@ -188,7 +180,7 @@ class OrderStatusSocket(BaseHandler, tornado.websocket.WebSocketHandler):
 
     def on_close(self) -> None:
         if getattr(self, "subscribed", False):
-            live_hub(self.application).remove(self.order_id, self)
+            self.application.live.remove(self.order_id, self)
 
     def send_status(self, payload: dict) -> None:
         self.send_json({"type": "status", **payload})
@@ -206,12 +198,3 @@ class OrderStatusSocket(BaseHandler, tornado.websocket.WebSocketHandler):
         except tornado.websocket.WebSocketClosedError:
             pass
 
-
-def live_hub(app) -> live.Broadcaster:
-    """The process's broadcaster; its pub/sub listener starts with the first socket."""
-    hub = getattr(app, "_live_hub", None)
-    if hub is None:
-        hub = live.Broadcaster(app.redis)
-        app._live_hub = hub
-        app._live_task = asyncio.ensure_future(hub.run())
-    return hub

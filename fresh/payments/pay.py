@@ -16,17 +16,19 @@ import redis.asyncio as aioredis
 
 from fresh import db, logs, metrics
 from fresh.errors import BadRequest, Conflict, NotFound
+from fresh.hooks import Context
+from fresh.live import publish_status
+from fresh.orders.closing import PaymentStop
 from fresh.orders.status import (
     NOW,
     PAY_ALIPAY,
-    STATUS_NAMES,
     OrderStatus,
     get_order,
     locked_transition,
     mark_pay_started,
+    status_payload,
 )
 from fresh.payments import alipay
-from fresh.payments.live import publish_status
 
 log = logging.getLogger("fresh.payments")
 
@@ -38,17 +40,6 @@ class AmountMismatch(BadRequest):
 def order_amount(order: dict) -> Decimal:
     """What the buyer pays: goods plus transit, from the database."""
     return Decimal(order["total_price"]) + Decimal(order["transit_price"])
-
-
-def status_payload(order: dict) -> dict:
-    status = int(order["order_status"])
-    return {
-        "order_id": order["order_id"],
-        "status": status,
-        "status_name": STATUS_NAMES.get(status, ""),
-        "paid": status in (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.RECEIVED, OrderStatus.DONE),
-        "trade_no": order.get("trade_no") or "",
-    }
 
 
 async def start_payment(pool: aiomysql.Pool, client: alipay.AlipayClient, *, user_id: int, order_id: str,
@@ -145,20 +136,27 @@ def alipay_paid_at(answer: dict) -> datetime | None:
     return alipay.parse_time(answer.get("gmt_payment") or answer.get("send_pay_date") or "")
 
 
-async def close_trade_before_expiry(app, order: dict) -> bool:
-    """`order_expiring` hook: close the Alipay trade first; False keeps the order open (paid, or gateway down)."""
+async def stop_payment(ctx: Context, order: dict) -> PaymentStop:
+    """`stop_payment` hook of the close path: close the order's Alipay trade so the cashier can no longer take the
+    money; if it was paid first, record the payment and say so."""
     if order["pay_method"] != PAY_ALIPAY or order.get("pay_started_at") is None:
-        return True
-    client = get_client(app)
-    answer = await client.close(order["order_id"])
-    if answer.get("code") == alipay.SUCCESS or answer.get("sub_code") == alipay.TRADE_NOT_EXIST:
-        return True
-    # Paid or already closed at Alipay: ask which.
-    answer = await client.query(order["order_id"])
+        return PaymentStop.STOPPED
+    client = get_client(ctx)
+    try:
+        answer = await client.close(order["order_id"])
+        if answer.get("code") == alipay.SUCCESS or answer.get("sub_code") == alipay.TRADE_NOT_EXIST:
+            return PaymentStop.STOPPED
+        # Paid, or already closed at Alipay: ask which.
+        answer = await client.query(order["order_id"])
+    except alipay.AlipayError as exc:
+        log.warning("could not close the Alipay trade of %s: %s", order["order_id"], exc)
+        return PaymentStop.UNKNOWN
     if alipay.is_paid(answer):
-        await record_if_paid(app.db, app.redis, answer, source="watcher")
-        return False
-    return answer.get("trade_status") == "TRADE_CLOSED" or answer.get("sub_code") == alipay.TRADE_NOT_EXIST
+        await record_if_paid(ctx.db, ctx.redis, answer, source="watcher")
+        return PaymentStop.PAID
+    if answer.get("trade_status") == "TRADE_CLOSED" or answer.get("sub_code") == alipay.TRADE_NOT_EXIST:
+        return PaymentStop.STOPPED
+    return PaymentStop.UNKNOWN
 
 
 def get_client(app) -> alipay.AlipayClient:

@@ -18,7 +18,7 @@ import hmac
 import json
 import logging
 import secrets
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -136,7 +136,11 @@ def business(sub_code: str, sub_msg: str, **extra) -> dict:
 
 class SandboxApp(tornado.web.Application):
     """The simulator. Test knobs are plain attributes, settable at runtime:
-    `drop_notifies`, `duplicate_notifies`, `notify_delay`, `notify_schedule` (list of seconds between attempts)."""
+    `drop_notifies`, `duplicate_notifies`, `notify_delay`, `notify_schedule` (list of seconds between attempts),
+    `failing_trades` (out_trade_nos whose query/close/refund calls answer 20000 系统繁忙, as during an outage).
+    Test actions: `force_pay(out_trade_no)` (the money arrives whatever the trade's state, as when a payment and a
+    close cross inside Alipay), `refund_from_back_office(out_trade_no, amount)` (a refund made in Alipay's own
+    console). `calls` counts API calls per (method, out_trade_no)."""
 
     def __init__(self, cfg: SandboxSettings, *, debug: bool = False):
         super().__init__(
@@ -157,6 +161,8 @@ class SandboxApp(tornado.web.Application):
         self.notify_timeout = NOTIFY_TIMEOUT
         # One entry per delivery attempt: {out_trade_no, trade_status, notify_id, attempt, code, body, ok}.
         self.notify_log: deque[dict] = deque(maxlen=10000)
+        self.failing_trades: set[str] = set()
+        self.calls: Counter[tuple[str, str]] = Counter()
         self._tasks: set[asyncio.Task] = set()
         self._seq = 0
 
@@ -210,6 +216,30 @@ class SandboxApp(tornado.web.Application):
         trade.status, trade.gmt_payment = TRADE_SUCCESS, now_beijing()
         self.send_notify(trade)
         return True
+
+    def force_pay(self, out_trade_no: str) -> Trade:
+        """Test action: take the buyer's money for a trade whatever its state (closed included) and notify."""
+        trade = self.trades[out_trade_no]
+        trade.status, trade.gmt_payment, trade.gmt_close = TRADE_SUCCESS, now_beijing(), None
+        self.send_notify(trade)
+        return trade
+
+    def refund_from_back_office(self, out_trade_no: str, amount: Decimal, *, notify: bool = True) -> str:
+        """Test action: a refund made in Alipay's console (not through the API); returns its out_biz_no."""
+        trade = self.trades[out_trade_no]
+        request_no = f"BO{self.new_trade_no()}"
+        self.apply_refund(trade, request_no, amount, notify=notify)
+        return request_no
+
+    def apply_refund(self, trade: Trade, request_no: str, amount: Decimal, *, notify: bool = True) -> datetime:
+        trade.refunds[request_no] = amount
+        if trade.refund_fee == trade.total_amount:
+            trade.status, trade.gmt_close = TRADE_CLOSED, now_beijing()
+        gmt_refund = now_beijing()
+        if notify:
+            self.send_notify(trade, out_biz_no=request_no, refund_fee=money(trade.refund_fee),
+                             gmt_refund=fmt(gmt_refund))
+        return gmt_refund
 
     # ---- notify ------------------------------------------------------------------------------------------
 
@@ -356,6 +386,14 @@ class GatewayHandler(SandboxHandler):
             return self.finish(self.application.signed_json(response_key, exc.payload, signed=False))
         if method == "alipay.trade.page.pay":
             return self.cashier(params, biz)
+        out_trade_no = str(biz.get("out_trade_no", ""))
+        self.application.calls[(method, out_trade_no)] += 1
+        if out_trade_no in self.application.failing_trades:
+            # Alipay's answer while its systems are down for this trade: signed, code 20000, retry later.
+            inner = {"code": "20000", "msg": "Service Currently Unavailable", "sub_code": "isp.unknow-error",
+                     "sub_msg": "系统繁忙"}
+            self.set_header("Content-Type", "application/json; charset=utf-8")
+            return self.finish(self.application.signed_json(response_key, inner))
         handler = {"alipay.trade.query": self.query, "alipay.trade.close": self.close,
                    "alipay.trade.refund": self.refund}[method]
         inner = handler(biz)
@@ -496,12 +534,7 @@ class GatewayHandler(SandboxHandler):
             return business("ACQ.REFUND_AMT_NOT_EQUAL_TOTAL", "退款金额与交易金额不相等")
         if trade.status != TRADE_SUCCESS or trade.refund_fee + amount > trade.total_amount:
             return business("ACQ.REASON_TRADE_REFUND_FEE_ERR", "退款金额超限", **self.ids(biz))
-        trade.refunds[request_no] = amount
-        if trade.refund_fee == trade.total_amount:
-            trade.status, trade.gmt_close = TRADE_CLOSED, now_beijing()
-        gmt_refund = now_beijing()
-        self.application.send_notify(trade, out_biz_no=request_no, refund_fee=money(trade.refund_fee),
-                                     gmt_refund=fmt(gmt_refund))
+        gmt_refund = self.application.apply_refund(trade, request_no, amount)
         return {**answer, "fund_change": "Y", "refund_fee": money(trade.refund_fee),
                 "gmt_refund_pay": fmt(gmt_refund), "send_back_fee": money(amount)}
 

@@ -51,7 +51,7 @@ async def test_payment_result_arrives_live(page, app, pool, redis, settings, gat
     if variant == "socket_cut":
         # Drop the page's socket from the server side, as a restarting instance would.
         await _wait_for_socket(app, order_id)
-        for socket in list(app._live_hub.sockets.get(order_id, ())):
+        for socket in list(app.live.sockets.get(order_id, ())):
             socket.close(1012, "restart")
     await cashier.click("button:has-text('确认付款')")
     await expect(cashier.locator("body")).to_contain_text("支付成功", timeout=15000)
@@ -64,8 +64,7 @@ async def test_payment_result_arrives_live(page, app, pool, redis, settings, gat
 
 async def _wait_for_socket(app, order_id: str) -> None:
     for _ in range(200):
-        hub = getattr(app, "_live_hub", None)
-        if hub and hub.sockets.get(order_id):
+        if app.live.sockets.get(order_id):
             return
         await asyncio.sleep(0.05)
     raise AssertionError("the page never opened its status socket")

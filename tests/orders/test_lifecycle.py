@@ -13,7 +13,9 @@ import pytest
 
 from fresh import db
 from fresh.errors import Conflict, NotFound
-from fresh.orders import expiry, lifecycle, place, status
+from fresh.hooks import Hooks, Runtime
+from fresh.orders import closing, expiry, lifecycle, place, status
+from fresh.orders.closing import PaymentStop
 from fresh.settings import ROOT
 from tests.helpers import count
 from tests.orders.conftest import commit_form, sku_row
@@ -25,6 +27,10 @@ async def new_order(pool, redis, settings, buyer, cart: dict[int, int], *, pay_m
     await redis.hset(cart_key(buyer["id"]), mapping={str(k): str(v) for k, v in cart.items()})
     return await place.place_order(pool, redis, settings.orders, user_id=buyer["id"], addr_id=buyer["addr_id"],
                                    pay_method=pay_method, sku_ids=sorted(cart), idem_key=None)
+
+
+def runtime(pool, redis, settings, hooks: Hooks | None = None) -> Runtime:
+    return Runtime(cfg=settings, db=pool, redis=redis, hooks=hooks or Hooks())
 
 
 async def set_status(pool, order_id: str, to: int) -> None:
@@ -165,17 +171,18 @@ async def test_expiry_returns_stock_exactly_once_with_racing_expirers(pool, redi
     fresh_order = await new_order(pool, redis, settings, buyer, {a: 1})
     for order_id in expired:
         await expire_now(pool, order_id)
-    results = await asyncio.gather(*(expiry.expire_orders(pool, redis, {}) for _ in range(4)))
-    assert sorted(i for closed in results for i in closed) == sorted(expired)
+    # Four processes' worth of expiry (own Redis leases, no hooks: nothing to stop at a gateway).
+    results = await asyncio.gather(*(expiry.expire_orders(runtime(pool, redis, settings)) for _ in range(4)))
+    assert sorted(i for run in results for i in run.closed) == sorted(expired)
     assert (await sku_row(pool, a))["stock"] == 19 and (await sku_row(pool, a))["sales"] == 3
     assert (await sku_row(pool, b))["stock"] == 20
     assert await count(pool, "order_info", "order_status=6") == 4
     assert await count(pool, "order_events", "to_status=6 AND source='expiry'") == 4
     assert (await status.get_order(pool, fresh_order))["order_status"] == 1
-    assert await expiry.expire_orders(pool, redis, {}) == []
+    assert (await expiry.expire_orders(runtime(pool, redis, settings))).closed == []
 
 
-async def test_expiry_asks_the_hooks_first(pool, redis, settings, base_url, catalog, make_buyer):
+async def test_expiry_stops_the_payment_first(pool, redis, settings, base_url, catalog, make_buyer):
     a = await catalog(stock=20)
     buyer = await make_buyer("alice_01", {}, base_url, login=False)
     keep = await new_order(pool, redis, settings, buyer, {a: 1})
@@ -183,23 +190,23 @@ async def test_expiry_asks_the_hooks_first(pool, redis, settings, base_url, cata
     broken = await new_order(pool, redis, settings, buyer, {a: 1})
     for order_id in (keep, close, broken):
         await expire_now(pool, order_id)
-    asked, told = [], []
+    asked = []
 
-    async def veto(ctx, order) -> bool:
+    async def stop_payment(ctx, order) -> PaymentStop:
         asked.append(order["order_id"])
         if order["order_id"] == broken:
             raise RuntimeError("gateway down")
-        return order["order_id"] != keep
+        return PaymentStop.STOPPED if order["order_id"] == close else PaymentStop.UNKNOWN
 
-    async def closed_hook(ctx, order) -> None:
-        told.append((ctx, order["order_id"], order["order_status"]))
-
-    ctx = object()
-    closed = await expiry.expire_orders(pool, redis, {"order_expiring": [veto], "order_closed": [closed_hook]},
-                                        ctx=ctx)
-    assert closed == [close] and sorted(asked) == sorted([keep, close, broken])
-    assert told == [(ctx, close, 6)]
+    run = await expiry.expire_orders(runtime(pool, redis, settings, Hooks(stop_payment=stop_payment)))
+    assert run.closed == [close] and sorted(asked) == sorted([keep, close, broken])
+    assert run.ids(expiry.Outcome.DEFERRED) == sorted([keep, broken])
     assert (await sku_row(pool, a))["stock"] == 18
+    # The two the gateway could not settle back off: the next sweep leaves them alone.
+    rows = await db.fetchall(pool, "SELECT close_attempts, close_retry_at > UTC_TIMESTAMP(6) AS later FROM order_info"
+                                   " WHERE order_id IN (%s, %s)", (keep, broken))
+    assert [(r["close_attempts"], r["later"]) for r in rows] == [(1, 1), (1, 1)]
+    assert (await expiry.expire_orders(runtime(pool, redis, settings, Hooks(stop_payment=stop_payment)))).worked == 0
 
 
 async def test_expiry_racing_a_payment(pool, redis, settings, base_url, catalog, make_buyer):
@@ -208,12 +215,13 @@ async def test_expiry_racing_a_payment(pool, redis, settings, base_url, catalog,
     order_id = await new_order(pool, redis, settings, buyer, {a: 1})
     await expire_now(pool, order_id)
 
-    async def pay_meanwhile(ctx, order) -> bool:
+    async def pay_meanwhile(ctx, order) -> PaymentStop:
         async with db.transaction(pool) as cur:
             await status.transition(cur, order_id=order["order_id"], from_status=1, to_status=2, source="notify")
-        return True
+        return PaymentStop.STOPPED
 
-    assert await expiry.expire_orders(pool, redis, {"order_expiring": [pay_meanwhile]}) == []
+    run = await expiry.expire_orders(runtime(pool, redis, settings, Hooks(stop_payment=pay_meanwhile)))
+    assert run.closed == [] and run.ids(expiry.Outcome.GONE) == [order_id]
     assert (await status.get_order(pool, order_id))["order_status"] == 2
     assert (await sku_row(pool, a))["stock"] == 4
 
@@ -280,7 +288,7 @@ async def test_domain_errors(pool, redis, settings, base_url, catalog, make_buye
     owner = await make_buyer("alice_01", {}, base_url, login=False)
     order_id = await new_order(pool, redis, settings, owner, {a: 1})
     with pytest.raises(NotFound):
-        await lifecycle.cancel_order(pool, user_id=owner["id"] + 1, order_id=order_id)
+        await closing.cancel_order(runtime(pool, redis, settings), user_id=owner["id"] + 1, order_id=order_id)
     with pytest.raises(Conflict):
         await lifecycle.confirm_received(pool, user_id=owner["id"], order_id=order_id)
     assert (await status.get_order(pool, order_id))["total_price"] == Decimal("10.50")

@@ -15,10 +15,11 @@ from tornado.testing import bind_unused_port
 from tornado.websocket import websocket_connect
 
 from fresh import db
+from fresh.background import BackgroundTasks
 from fresh.orders.expiry import expire_orders
 from fresh.payments.pay import get_client, prepare_client
 from fresh.payments.watcher import watch_once
-from fresh.web import make_app
+from fresh.web import listen_live, make_app
 from tests.conftest import make_settings
 from tests.helpers import Client, count
 from tests.orders.conftest import catalog, make_buyer  # noqa: F401  (fixtures)
@@ -34,16 +35,16 @@ async def start_shop(pool, redis, tmp_path, keys_dir, sandbox, *, watch_interval
     server.add_sockets([sock])
     app.base_url = f"http://127.0.0.1:{port}"
     app.server = server
+    app.tasks = BackgroundTasks(app, [listen_live])
+    app.tasks.start()
     return app
 
 
 async def stop_shop(app) -> None:
     app.server.stop()
+    app.live.close_all()
+    await app.tasks.stop()
     await app.server.close_all_connections()
-    task = getattr(app, "_live_task", None)
-    if task:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
     app.close()
 
 
@@ -281,7 +282,7 @@ async def test_expiry_closes_the_alipay_trade_first(shop, order, pool, sandbox):
     await pay_on_cashier(order["buyer"]["client"], order_id)  # the cashier opened: WAIT_BUYER_PAY
     await db.execute(pool, "UPDATE order_info SET expires_at=UTC_TIMESTAMP(6) - INTERVAL 1 SECOND WHERE order_id=%s",
                      (order_id,))
-    assert await expire_orders(pool, shop.redis, shop.hooks, ctx=shop) == [order_id]
+    assert (await expire_orders(shop)).closed == [order_id]
     assert sandbox.trades[order_id].status == "TRADE_CLOSED"
     assert (await order_row(pool, order_id))["order_status"] == 6
 
@@ -293,7 +294,7 @@ async def test_paid_at_the_last_second_is_paid_not_closed(shop, order, pool, san
     await browser.confirm(cashier)
     await db.execute(pool, "UPDATE order_info SET expires_at=UTC_TIMESTAMP(6) - INTERVAL 1 SECOND WHERE order_id=%s",
                      (order_id,))
-    assert await expire_orders(pool, shop.redis, shop.hooks, ctx=shop) == []
+    assert (await expire_orders(shop)).closed == []
     row = await order_row(pool, order_id)
     assert row["order_status"] == 2 and row["trade_no"]
     stock = await db.fetchone(pool, "SELECT stock FROM goods_sku WHERE id=%s", (order["sku"],))

@@ -1,7 +1,9 @@
 """Live order status: one Redis pub/sub listener per process fans out to that process's websockets.
 
-A status change anywhere (notify, watcher, admin, expiry, on any instance) is PUBLISHed to `order:<order_id>`;
-every process listens with one PSUBSCRIBE and forwards to the sockets it holds for that order.
+A status change anywhere (notify, watcher, admin, expiry, cancel, on any instance) is PUBLISHed to
+`order:<order_id>`; every process listens with one PSUBSCRIBE and forwards to the sockets it holds for that order.
+The Application owns one Broadcaster (`app.live`); its listener is one of the process's background tasks.
+Orders and payments both publish, so this sits beside the Redis client rather than in either domain.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import redis.exceptions
 
 from fresh import metrics
 
-log = logging.getLogger("fresh.payments.live")
+log = logging.getLogger("fresh.live")
 CHANNEL_PREFIX = "order:"
 # The publisher's wall-clock time travels with each message under this key, for the publish -> send delay; it is
 # taken off before the payload reaches a browser.
@@ -40,6 +42,12 @@ class Subscriber(Protocol):
 
     async def resync(self) -> None: ...
 
+    def close(self, code: int | None = None, reason: str | None = None) -> None: ...
+
+
+# WebSocket close code 1001: the endpoint is going away (the process is shutting down); clients reconnect.
+GOING_AWAY = 1001
+
 
 class Broadcaster:
     """Holds this process's sockets per order and runs the one pub/sub listener that feeds them."""
@@ -60,6 +68,13 @@ class Broadcaster:
             metrics.WS_OPEN.dec()
             if not sockets:
                 del self.sockets[order_id]
+
+    def close_all(self, code: int = GOING_AWAY, reason: str = "服务重启，请重新连接") -> int:
+        """Close every socket of this process (at shutdown); return how many were open."""
+        sockets = [s for group in list(self.sockets.values()) for s in list(group)]
+        for socket in sockets:
+            socket.close(code, reason)
+        return len(sockets)
 
     def dispatch(self, channel: str, data: str) -> None:
         order_id = channel[len(CHANNEL_PREFIX):]

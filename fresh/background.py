@@ -1,0 +1,69 @@
+"""The one owner of a process's background tasks: started together with the app, cancelled and awaited together.
+
+`make_app` lists the work (`app.background`: the live-status listener, then each package's BACKGROUND, e.g. the
+payment watcher and the order expiry); `app.py`'s `main()` starts it after listening and stops it on shutdown.
+Nothing else starts a long-lived task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from fresh.hooks import Background, Context
+
+log = logging.getLogger("fresh.background")
+
+
+def task_name(work: Background) -> str:
+    return getattr(work, "__qualname__", repr(work))
+
+
+class BackgroundTasks:
+    """Runs each background coroutine function as one task; a task that ends early is logged, not restarted
+    (each loop catches its own errors, so an early end is a bug worth seeing)."""
+
+    def __init__(self, ctx: Context, work: Sequence[Background]):
+        self.ctx = ctx
+        self.work = list(work)
+        self.tasks: list[asyncio.Task] = []
+
+    def start(self) -> None:
+        if self.tasks:
+            raise RuntimeError("background tasks already started")
+        for work in self.work:
+            task = asyncio.create_task(work(self.ctx), name=task_name(work))
+            task.add_done_callback(_report_early_end)
+            self.tasks.append(task)
+
+    async def stop(self, timeout: float = 3.0) -> None:
+        """Cancel every task and wait (at most `timeout` seconds) for them to finish."""
+        tasks, self.tasks = self.tasks, []
+        for task in tasks:
+            task.cancel()
+        if not tasks:
+            return
+        done, pending = await asyncio.wait(tasks, timeout=timeout)
+        for task in pending:
+            log.warning("background task %s did not stop within %.0fs", task.get_name(), timeout)
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                log.warning("background task %s had failed: %r", task.get_name(), task.exception())
+
+    async def __aenter__(self) -> BackgroundTasks:
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stop()
+
+
+def _report_early_end(task: asyncio.Task) -> None:
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if exc is not None:
+        log.error("background task %s died", task.get_name(), exc_info=exc)
+    else:
+        log.error("background task %s returned early", task.get_name())
