@@ -58,6 +58,11 @@ PAYMENTS = Counter("fresh_payments", "Payments reported to mark_paid, by source 
 PAYMENT_DELAY = Histogram("fresh_payment_record_delay_seconds",
                           "Seconds from Alipay's gmt_payment (send_pay_date) to the shop recording the payment.",
                           ["source"], buckets=PAYMENT_DELAY_BUCKETS)
+ORDERS_EXPIRED = Counter("fresh_orders_expiry", "Due orders the expiry sweep handled, by outcome (closed, paid: paid "
+                         "at the last moment, gone: no longer unpaid, deferred: gateway failure, backing off, leased: "
+                         "another process had it).", ["outcome"])
+REFUNDS = Counter("fresh_refunds", "Refund requests sent to Alipay, by outcome (confirmed, retry, refused).",
+                  ["outcome"])
 NOTIFY_REFUSED = Counter("fresh_alipay_notify_refused", "Alipay notifies answered `fail`, by reason.", ["reason"])
 WATCHER_QUERIES = Counter("fresh_watcher_queries", "trade.query calls made by the payment watcher, by outcome.",
                           ["outcome"])

@@ -29,7 +29,6 @@ from fresh.orders.closing import CloseResult, close_order
 from fresh.orders.status import OrderStatus
 
 log = logging.getLogger("fresh.orders.expiry")
-EXPIRED = metrics.Counter("fresh_orders_expiry_total", "Due orders the expiry handled, by outcome.")
 DETAIL = "超时未支付，自动关闭"
 
 
@@ -123,7 +122,7 @@ async def expire_orders(ctx: Context, *, limit: int | None = None, concurrency: 
     async def bounded(order_id: str) -> None:
         async with semaphore:
             outcomes[order_id] = await expire_one(ctx, order_id)
-            EXPIRED.inc(outcome=outcomes[order_id].value)
+            metrics.ORDERS_EXPIRED.labels(outcomes[order_id].value).inc()
 
     while True:
         # Orders another process holds stay due until it is done with them: list past them.
