@@ -98,10 +98,12 @@ async def rebuild_search_index(pool: aiomysql.Pool) -> tuple[SearchMode, int]:
     Searches keep answering from the old table while the new one fills. A catalog write whose sync lands between
     the fill and the swap is lost from the index until the next rebuild: run it when the back office is quiet."""
     mode = SearchMode.FULLTEXT if await mroonga_available(pool) else SearchMode.LIKE
-    async with db.cursor(pool) as cur:
+    # Like a migration, a rebuild may take longer than a request's bounds (about 2 s per 100,000 SKUs on a quiet
+    # machine, much more on a busy one): no client deadline, no server statement limit for the fill.
+    async with db.connection(pool, bounded=False) as conn, conn.cursor() as cur:
         await cur.execute("DROP TABLE IF EXISTS sku_search_new")
         await cur.execute(SEARCH_TABLE_DDL["sku_search_new", mode])
-        await cur.execute(_FILL_SQL["sku_search_new"])
+        await cur.execute("SET STATEMENT max_statement_time=0 FOR " + _FILL_SQL["sku_search_new"])
         count = cur.rowcount
         await cur.execute("SELECT 1 FROM information_schema.tables WHERE table_schema=DATABASE()"
                           " AND table_name='sku_search'")
@@ -149,6 +151,11 @@ async def search_mode(pool: aiomysql.Pool, setting: str) -> SearchMode:
                         " (%s)", hint)
     _MODES[pool] = mode
     return mode
+
+
+def forget_search_mode(pool: aiomysql.Pool) -> None:
+    """Decide again on next use (after `reindex` moved the table, or in tests choosing a path by its setting)."""
+    _MODES.pop(pool, None)
 
 
 # --- queries ------------------------------------------------------------------------------------------------

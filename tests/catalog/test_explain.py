@@ -13,6 +13,7 @@ from fresh.catalog import goods
     (goods.list_sql("default"), (1, 12, 12)),
     (goods.list_sql("price"), (1, 12, 0)),
     (goods.list_sql("hot"), (1, 12, 0)),
+    (goods.list_sql("price"), (1, 12, (goods.LIST_MAX_PAGES - 1) * 12)),
     (goods.NEW_SQL, (1, 2)),
     (goods.DETAIL_SQL, (1,)),
     (goods.SIBLINGS_SQL, (1, 1)),

@@ -41,23 +41,41 @@ async def shelf(catalog):
     return t
 
 
-@pytest.fixture(params=[SearchMode.FULLTEXT, SearchMode.LIKE], ids=["fulltext", "like"])
-def mode(request, app, pool):
-    """Each test runs on both paths: the app's decision is set for the test and restored after it."""
-    before = search._MODES.get(pool)
-    search._MODES[pool] = request.param
-    yield request.param
-    search._MODES[pool] = before
+@pytest.fixture(params=["auto", "like"], ids=["fulltext", "like"])
+async def mode(request, app, pool):
+    """Each test runs on both paths, chosen as the setting `catalog.search` chooses them for the app's pool."""
+    search.forget_search_mode(pool)
+    chosen = await search.search_mode(pool, request.param)
+    assert chosen is (SearchMode.FULLTEXT if request.param == "auto" else SearchMode.LIKE)
+    yield chosen
+    search.forget_search_mode(pool)
 
 
-async def test_the_test_database_searches_with_mroonga(pool, settings):
+async def test_the_test_database_searches_with_mroonga(pool):
     """The shop's own bootstrap installs the plugin (scripts/ensure-mroonga.sh): the full-text path is under test."""
     assert await search.mroonga_available(pool)
-    search._MODES.pop(pool, None)
+    search.forget_search_mode(pool)
     assert await search.search_mode(pool, "auto") is SearchMode.FULLTEXT
-    search._MODES.pop(pool, None)
-    assert await search.search_mode(pool, "like") is SearchMode.LIKE
-    search._MODES.pop(pool, None)
+    search.forget_search_mode(pool)
+
+
+async def test_without_mroonga_the_table_is_innodb_and_search_uses_like(pool, catalog, caplog):
+    """A server without the engine: the migration's fallback table, LIKE chosen by itself, one warning."""
+    t = await catalog.category()
+    await catalog.sku(t, name="大兴草莓", goods_id=await catalog.spu("鲜果"))
+    try:
+        await db.execute(pool, "ALTER TABLE sku_search DROP INDEX ft_search, ENGINE=InnoDB")
+        search.forget_search_mode(pool)
+        with caplog.at_level("WARNING", logger="fresh.catalog.search"):
+            assert await search.search_mode(pool, "auto") is SearchMode.LIKE
+            assert await search.search_mode(pool, "auto") is SearchMode.LIKE
+        assert len([r for r in caplog.records if "LIKE" in r.getMessage()]) == 1
+        page = await search.search_skus(pool, mode=SearchMode.LIKE, query="草莓", sort="relevance", page=1, size=12)
+        assert [item["name"] for item in page.items] == ["大兴草莓"]
+    finally:
+        search.forget_search_mode(pool)
+        mode, _ = await search.rebuild_search_index(pool)  # back onto Mroonga for the other tests
+        assert mode is SearchMode.FULLTEXT
 
 
 @pytest.mark.parametrize("query,expected", [
