@@ -1,7 +1,8 @@
 """`python -m fresh seed --scale N`: the demo catalog grown to N SKUs, for benchmarks at a real shop's size.
 
-Every added SKU copies a demo SKU (category, SPU, description, picture) under a varied name and price, so searches
-and category lists meet realistic numbers of matches: each demo name repeats about N/42 times. Ids follow the demo's
+Every added SKU copies a demo SKU (category, description, picture, and its SPU's name and detail in a SPU of its own
+lap) under a varied name and price, so searches and category lists meet realistic numbers of matches: each demo
+name repeats about N/42 times, while a SPU keeps a handful of SKUs as in the demo. Ids follow the demo's
 and rows are inserted only when absent, so running it again (or with a larger N) only adds what is missing.
 """
 
@@ -22,6 +23,12 @@ PREFIXES = ["精选", "特级", "家庭装", "产地直发", "有机", "当季",
 BATCH = 2_000
 
 
+def scaled_spu(lap: int, spu_id: int) -> int:
+    """The SPU of the copies of demo SPU `spu_id` in lap `lap` (lap 0 is the demo itself): each lap has its own SPUs,
+    so a SPU keeps the demo's handful of SKUs (the detail page lists them) instead of thousands."""
+    return lap * len(seed.SPUS) + spu_id
+
+
 def scaled_sku(sku_id: int) -> tuple:
     """The row of added SKU `sku_id` (> the demo's ids): a copy of a demo SKU, chosen and varied by the id alone."""
     base = seed.SKUS[(sku_id - 1) % len(seed.SKUS)]
@@ -32,14 +39,21 @@ def scaled_sku(sku_id: int) -> tuple:
     mix = (sku_id * 2654435761) % 2**32
     factor = Decimal(80 + mix % 51) / 100  # 0.80 .. 1.30 of the demo price
     new_price = (Decimal(price) * factor).quantize(Decimal("0.01"))
-    return (sku_id, type_id, spu_id, f"{prefix}{name} {lap}"[:50], desc, new_price, unit, seed.sku_path(base_id),
-            100 + mix % 900, (mix >> 10) % 500)
+    return (sku_id, type_id, scaled_spu(lap, spu_id), f"{prefix}{name} {lap}"[:50], desc, new_price, unit,
+            seed.sku_path(base_id), 100 + mix % 900, (mix >> 10) % 500)
 
 
 async def seed_scale(pool: aiomysql.Pool, redis, *, skus: int) -> tuple[SearchMode, int]:
     """Add SKUs after the demo catalog's until there are `skus` ids; rebuild the search index and invalidate the
     catalog caches. Returns (search mode, SKUs indexed). The demo catalog must be loaded first."""
     first = len(seed.SKUS) + 1
+    laps = (skus - 1) // len(seed.SKUS)
+    spus = [(scaled_spu(lap, spu_id), name, detail) for lap in range(1, laps + 1)
+            for spu_id, (name, detail) in seed.SPUS.items()]
+    for start in range(0, len(spus), BATCH):
+        async with db.transaction(pool) as cur:
+            await cur.executemany("INSERT INTO goods (id, name, detail) VALUES (%s, %s, %s)"
+                                  " ON DUPLICATE KEY UPDATE id=id", spus[start:start + BATCH])
     for start in range(first, skus + 1, BATCH):
         rows = [scaled_sku(i) for i in range(start, min(start + BATCH, skus + 1))]
         async with db.transaction(pool) as cur:
