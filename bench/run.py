@@ -2,7 +2,8 @@
 
 Everything runs against 127.0.0.1, each scenario bounded in time (BENCH_SECONDS) and count. Environment knobs:
 BENCH_SECONDS, BENCH_ROUNDS, BENCH_PROCESSES, BENCH_CONNECTIONS, BENCH_BUYERS, BENCH_WS_IDLE, BENCH_PAYMENTS,
-BENCH_NOTIFY_RATE, BENCH_ONLY (comma-separated scenario prefixes: catalog, cart, orders, ws, notify), BENCH_BASE_URL
+BENCH_NOTIFY_RATE, BENCH_ONLY (comma-separated scenario prefixes: catalog, cart, orders, ws, notify, scale),
+BENCH_SCALE_SKUS, BENCH_SCALE_REDIS_URL (bench/scale.py), BENCH_BASE_URL
 (an already running shop, e.g. nginx in front of several processes, using the same FRESH_DB_NAME and
 FRESH_REDIS_URL), BENCH_PROFILE=0.
 """
@@ -54,18 +55,19 @@ def raise_fd_limit(wanted: int = 65536) -> int:
 class Shop:
     """The shop as a child process (`app.py --port P`) with a stock strategy and a raised fd limit."""
 
-    def __init__(self, strategy: str, *, sandbox_port: int):
+    def __init__(self, strategy: str, *, sandbox_port: int, env: dict | None = None, name: str = ""):
+        """`env` overrides the environment (e.g. another database); `name` tells its log apart."""
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ, FRESH_ORDERS_STOCK_STRATEGY=strategy, FRESH_WEB_PORT=str(self.port),
                    FRESH_WEB_BASE_URL=self.base_url, FRESH_SANDBOX_PORT=str(sandbox_port),
                    FRESH_SANDBOX_PUBLIC_URL=f"http://127.0.0.1:{sandbox_port}",
-                   FRESH_ALIPAY_GATEWAY=f"http://127.0.0.1:{sandbox_port}/gateway.do")
+                   FRESH_ALIPAY_GATEWAY=f"http://127.0.0.1:{sandbox_port}/gateway.do", **(env or {}))
         # 10,000 idle websockets need more descriptors than the usual 1024; the hard limit is as far as we may go.
         hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         limit = 65536 if hard == resource.RLIM_INFINITY else min(65536, hard)
         argv = ["prlimit", f"--nofile={limit}:{limit}", PYTHON, "app.py", "--port", str(self.port)]
-        self.child = Child(f"shop-{strategy}", argv, env)
+        self.child = Child(f"shop-{name or strategy}", argv, env)
         self.child.wait_http(self.base_url + "/healthz", timeout=60)
         self.strategy = strategy
 

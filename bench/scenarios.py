@@ -144,6 +144,10 @@ class Run:
             self.order_scenarios()
         if self.opts.wants("ws") or self.opts.wants("notify"):
             self.websocket_scenarios()
+        if self.opts.wants("scale"):
+            from bench import scale
+
+            scale.scale_scenarios(self)
         if self.opts.profile and self.opts.wants("profile"):
             self.profile_slowest()
 
