@@ -4,8 +4,10 @@
 # Never restarts the server (installing the plugin only adds an engine). Where Mroonga cannot be had, it says so and
 # exits 0: the shop then searches with LIKE (catalog.search = "like" behaviour) and logs one warning at start.
 #
-# The administrative login: MROONGA_ADMIN_ARGS (extra mysql client arguments, e.g. "--defaults-file=/etc/x.cnf"),
-# else root over TCP on FRESH_DB_HOST:FRESH_DB_PORT (127.0.0.1:3306), else root over the local socket.
+# The administrative login is the first that works of: FRESH_DB_ADMIN_USER / FRESH_DB_ADMIN_PASSWORD
+# (over FRESH_DB_ADMIN_SOCKET when given, else TCP; when given, the only one tried), else root over TCP on
+# FRESH_DB_HOST:FRESH_DB_PORT (127.0.0.1:3306) without a password, else root over the unix socket (as root, else
+# through password-less sudo).
 set -uo pipefail
 
 host="${FRESH_DB_HOST:-127.0.0.1}"
@@ -16,14 +18,21 @@ warn() { echo "warning: $*; the shop will search with LIKE (slower on large cata
 
 [ -n "$client" ] || warn "no mariadb client to enable Mroonga with"
 
-admin() {  # run SQL given on stdin through the first administrative login that works
-  if [ -n "${MROONGA_ADMIN_ARGS:-}" ]; then
-    # shellcheck disable=SC2086 # the variable holds several client arguments on purpose
-    "$client" $MROONGA_ADMIN_ARGS -N -B
+admin() {  # run the SQL given on stdin through the first administrative login that works
+  local sql; sql="$(cat)"
+  if [ -n "${FRESH_DB_ADMIN_USER:-}" ]; then
+    if [ -n "${FRESH_DB_ADMIN_SOCKET:-}" ]; then
+      MYSQL_PWD="${FRESH_DB_ADMIN_PASSWORD:-}" "$client" -S "$FRESH_DB_ADMIN_SOCKET" -u "$FRESH_DB_ADMIN_USER" -N -B <<<"$sql"
+    else
+      MYSQL_PWD="${FRESH_DB_ADMIN_PASSWORD:-}" "$client" -h "$host" -P "$port" -u "$FRESH_DB_ADMIN_USER" -N -B <<<"$sql"
+    fi
+    return
+  fi
+  "$client" -h "$host" -P "$port" -u root -N -B <<<"$sql" 2>/dev/null && return
+  if [ "$(id -u)" -eq 0 ]; then
+    "$client" -u root -N -B <<<"$sql"
   else
-    local sql; sql="$(cat)"
-    "$client" -h "$host" -P "$port" -u root -N -B <<<"$sql" 2>/dev/null \
-      || "$client" -u root -N -B <<<"$sql"
+    sudo -n "$client" -u root -N -B <<<"$sql"
   fi
 }
 
