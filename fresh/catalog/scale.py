@@ -20,7 +20,7 @@ from fresh.catalog.search import SearchMode, rebuild_search_index
 # Words put before a demo name to make the copies different SKUs (and give search something to tell apart).
 PREFIXES = ["精选", "特级", "家庭装", "产地直发", "有机", "当季", "冷链", "礼盒", "优选", "鲜采", "实惠装", "进口",
             "本地", "农场", "臻品", "小份", "大份", "限量", "爆款", "新品"]
-BATCH = 2_000
+BATCH = 1_000
 
 
 def scaled_spu(lap: int, spu_id: int) -> int:
@@ -50,13 +50,14 @@ async def seed_scale(pool: aiomysql.Pool, redis, *, skus: int) -> tuple[SearchMo
     laps = (skus - 1) // len(seed.SKUS)
     spus = [(scaled_spu(lap, spu_id), name, detail) for lap in range(1, laps + 1)
             for spu_id, (name, detail) in seed.SPUS.items()]
-    for start in range(0, len(spus), BATCH):
-        async with db.transaction(pool) as cur:
+    # A bulk load, like a migration: one connection without the request deadline (a busy machine may take seconds per
+    # batch); each batch is one multi-row INSERT, so it needs no transaction of its own.
+    async with db.connection(pool, bounded=False) as conn, conn.cursor() as cur:
+        for start in range(0, len(spus), BATCH):
             await cur.executemany("INSERT INTO goods (id, name, detail) VALUES (%s, %s, %s)"
                                   " ON DUPLICATE KEY UPDATE id=id", spus[start:start + BATCH])
-    for start in range(first, skus + 1, BATCH):
-        rows = [scaled_sku(i) for i in range(start, min(start + BATCH, skus + 1))]
-        async with db.transaction(pool) as cur:
+        for start in range(first, skus + 1, BATCH):
+            rows = [scaled_sku(i) for i in range(start, min(start + BATCH, skus + 1))]
             await cur.executemany(
                 "INSERT INTO goods_sku (id, type_id, goods_id, name, `desc`, price, unite, image, stock, sales,"
                 " status) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 1) ON DUPLICATE KEY UPDATE id=id", rows)

@@ -68,3 +68,21 @@ async def test_seeded_pictures_are_served(demo, client, pool):
     row = await db.fetchone(pool, "SELECT image FROM goods_sku WHERE id=1")
     response = await client.get(f"/media/{row['image']}")
     assert response.code == 200 and response.body[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+async def test_seed_scale_grows_the_catalog_and_indexes_it(demo, pool, redis):
+    from fresh.catalog.scale import seed_scale
+    from fresh.catalog.search import SearchMode
+
+    mode, indexed = await seed_scale(pool, redis, skus=130)
+    assert (mode, indexed) == (SearchMode.FULLTEXT, 130)
+    row = await db.fetchone(pool, "SELECT COUNT(*) AS n, MAX(id) AS top FROM goods_sku")
+    assert (row["n"], row["top"]) == (130, 130)
+    # Copies keep the demo's handful of SKUs per SPU, and searching finds them.
+    row = await db.fetchone(pool, "SELECT MAX(n) AS most FROM"
+                                  " (SELECT COUNT(*) AS n FROM goods_sku GROUP BY goods_id) c")
+    assert row["most"] <= 3
+    found = await db.fetchone(pool, "SELECT COUNT(*) AS n FROM sku_search WHERE MATCH(title, body)"
+                                    " AGAINST('+\"草莓\"' IN BOOLEAN MODE)")
+    assert found["n"] == 2 * 4  # SKUs 1 and 2 and their copies in three more laps (43..130)
+    assert await seed_scale(pool, redis, skus=130) == (SearchMode.FULLTEXT, 130)  # again: nothing added
