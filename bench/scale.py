@@ -65,9 +65,15 @@ def prepare_scale_db(env: dict, skus: int) -> None:
 
     eventloop.run(drop())
     for args in (["migrate"], ["seed", "--demo", "--scale", str(skus)]):
-        proc = subprocess.run([PYTHON, "-m", "fresh", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                              timeout=1200)
-        if proc.returncode != 0:
+        # Both commands are idempotent: a run cut short (a dropped connection on a busy shared server) is retried.
+        for attempt in range(3):
+            proc = subprocess.run([PYTHON, "-m", "fresh", *args], cwd=ROOT, env=env, capture_output=True,
+                                  text=True, timeout=1200)
+            if proc.returncode == 0:
+                break
+            progress(f"scale: python -m fresh {' '.join(args)} failed (attempt {attempt + 1}): "
+                     + (proc.stderr.strip().splitlines() or ["?"])[-1])
+        else:
             raise RuntimeError(f"python -m fresh {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
 
 
