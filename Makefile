@@ -26,7 +26,7 @@ $(VENV)/.dev-deps: requirements.txt requirements-dev.txt | $(BIN)/python
 ## MariaDB and Redis installed, running and answering; the shop's own MariaDB account (see README, Quick start).
 services:
 	@PYTHON=$(PYTHON) scripts/ensure-services.sh
-	@scripts/ensure-mroonga.sh
+	@PYTHON=$(PYTHON) scripts/ensure-mroonga.sh
 
 test-deps:
 	@scripts/ensure-test-deps.sh

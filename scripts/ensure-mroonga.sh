@@ -6,12 +6,15 @@
 #
 # The administrative login is the first that works of: FRESH_DB_ADMIN_USER / FRESH_DB_ADMIN_PASSWORD
 # (over FRESH_DB_ADMIN_SOCKET when given, else TCP; when given, the only one tried), else root over TCP on
-# FRESH_DB_HOST:FRESH_DB_PORT (127.0.0.1:3306) without a password, else root over the unix socket (as root, else
+# the settings' db.host:db.port (127.0.0.1:3306) without a password, else root over the unix socket (as root, else
 # through password-less sudo).
 set -uo pipefail
 
-host="${FRESH_DB_HOST:-127.0.0.1}"
-port="${FRESH_DB_PORT:-3306}"
+cd "$(dirname "$0")/.."
+# Where the shop's MariaDB is, as the bootstrap reads it from the settings (FRESH_DB_HOST/PORT, conf/fresh.toml).
+read -r host port _ _ <<<"$("${PYTHON:-python3}" -m fresh.bootstrap endpoints 2>/dev/null)"
+host="${host:-${FRESH_DB_HOST:-127.0.0.1}}"
+port="${port:-${FRESH_DB_PORT:-3306}}"
 client="$(command -v mariadb || command -v mysql || true)"
 
 warn() { echo "warning: $*; the shop will search with LIKE (slower on large catalogs)" >&2; exit 0; }
