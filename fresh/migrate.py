@@ -66,6 +66,9 @@ async def migrate(pool: aiomysql.Pool) -> list[str]:
                     " applied_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)"
                     ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
                 )
+            # A re-run statement's IF [NOT] EXISTS leaves a note, which the driver would turn into a warning: the
+            # notes say nothing a migration needs, failures still raise.
+            await cur.execute("SET SESSION sql_notes=0")
             await cur.execute("SELECT version FROM schema_migrations")
             done = {row["version"] for row in await cur.fetchall()}
             for path in sorted(MIGRATIONS.glob("*.sql")):
@@ -87,5 +90,6 @@ async def migrate(pool: aiomysql.Pool) -> list[str]:
                 await cur.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
                 applied_now.append(version)
         finally:
+            await cur.execute("SET SESSION sql_notes=1")  # the connection goes back to the pool as it came
             await cur.execute("DO RELEASE_LOCK('dailyfresh_migrate')")
     return applied_now

@@ -241,7 +241,8 @@ class ContentFormHandler(SkuFormHandler):
         self.set_status(status)
         types, _ = await goods.choices(self.db)
         title = f"编辑{kind.title}" if row else f"新增{kind.title}"
-        await self.render("admin/content_form.html", kind=kind, form=form, row=row, types=types, title=title,
+        await self.render("admin/content_form.html", kind=kind, form=form, row=row, title=title,
+                          type_options=[(t["id"], t["name"]) for t in types],
                           picture_help=pictures.HELP,
                           breadcrumbs=[(kind.title, f"/admin/content/{kind.key}"), (title, None)])
 

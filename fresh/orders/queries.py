@@ -8,7 +8,7 @@ import aiomysql
 
 from fresh import db
 from fresh.catalog import goods
-from fresh.orders.status import ORDER_COLUMNS, PAY_METHODS, STATUS_NAMES, get_order
+from fresh.orders.status import ORDER_COLUMNS, PAY_METHODS, STATUS_NAMES, OrderStatus, get_order
 
 PER_PAGE = 5
 
@@ -38,6 +38,16 @@ async def _items(pool: aiomysql.Pool, order_ids: list[str]) -> dict[str, list[di
     return items
 
 
+async def _shipments(pool: aiomysql.Pool, order_ids: list[str]) -> dict[str, dict]:
+    """The carrier and tracking number staff entered when shipping (order_shipments, from the back office)."""
+    if not order_ids:
+        return {}
+    placeholders = ",".join(["%s"] * len(order_ids))
+    rows = await db.fetchall(pool, "SELECT order_id, carrier, tracking_no FROM order_shipments"
+                                   f" WHERE order_id IN ({placeholders})", order_ids)
+    return {row["order_id"]: row for row in rows}
+
+
 def _decorate(order: dict, items: list[dict]) -> dict:
     return {
         **order,
@@ -60,8 +70,10 @@ async def list_orders(pool: aiomysql.Pool, *, user_id: int, page: int, per_page:
         (user_id, per_page, (page - 1) * per_page),
     )
     items = await _items(pool, [r["order_id"] for r in rows])
+    shipments = await _shipments(pool, [r["order_id"] for r in rows if r["order_status"] >= OrderStatus.SHIPPED])
     return {
-        "orders": [_decorate(r, items.get(r["order_id"], [])) for r in rows],
+        "orders": [{**_decorate(r, items.get(r["order_id"], [])), "shipment": shipments.get(r["order_id"])}
+                   for r in rows],
         "page": page,
         "pages": pages,
         "total": total,

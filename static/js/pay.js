@@ -7,12 +7,16 @@
 
   var FINAL_CLOSE_CODES = { 4401: true, 4403: true, 4404: true };
 
-  /* Call onStatus(payload) with the order's status now and at every change, until it is paid or closed. */
-  function watchOrder(orderId, onStatus) {
+  function paidOrClosed(payload) { return payload.paid || payload.status === 6; }
+
+  /* Call onStatus(payload) with the order's status now and at every change, until isDone(payload) (by default:
+     paid or closed). */
+  function watchOrder(orderId, onStatus, isDone) {
     var delay = 1000, done = false, socket = null;
+    isDone = isDone || paidOrClosed;
     function handle(payload) {
       onStatus(payload);
-      if (payload.paid || payload.status === 6) {
+      if (isDone(payload)) {
         done = true;
         if (socket) { socket.close(1000); }
       }
@@ -82,6 +86,17 @@
         watchOrder(orderId, function (payload) { showOnCard(card, payload); });
       });
     });
+  });
+
+  // Paid orders waiting for shipment follow their status too: when staff ship one (or it is refunded or closed),
+  // the page is loaded again, showing the new status with its carrier, tracking number and buttons.
+  document.querySelectorAll(".order-card").forEach(function (card) {
+    var stat = card.querySelector(".order-head .stat");
+    if (!stat || stat.textContent.trim() !== "待发货") { return; }
+    var waiting = function (payload) { return payload.status !== 2; };
+    watchOrder(card.getAttribute("data-order-id"), function (payload) {
+      if (waiting(payload)) { window.location.reload(); }
+    }, waiting);
   });
 
   // The return page follows its order by itself.
