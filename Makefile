@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export PYTHONUNBUFFERED := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test bench screenshots services test-deps lint clean
+.PHONY: run test bench screenshots services test-deps lint clean up down status logs nginx
 
 # A stock Debian/Ubuntu has no python3-venv: the bootstrap installs it (with MariaDB and Redis) first.
 $(BIN)/python:
@@ -37,6 +37,31 @@ run: $(VENV)/.run-deps services
 	$(BIN)/python -m fresh keys
 	$(BIN)/python -m fresh seed --demo
 	$(BIN)/python app.py --with-sandbox
+
+## Production-shaped on one machine: N app processes (default 2: `make up N=4`) under supervisor, nginx on :8080 in
+## front (static files, the static index, websockets) and, outside production, the sandbox gateway. Configs are
+## rendered for this checkout into var/deploy/; logs in var/log/. `make down` stops it all.
+N ?= 2
+up: $(VENV)/.run-deps services nginx
+	$(BIN)/python -m fresh migrate
+	@if [ "$$($(BIN)/python -c 'from fresh.settings import load_settings; print(load_settings().mode)')" != production ]; then \
+	  $(BIN)/python -m fresh keys && $(BIN)/python -m fresh seed --demo; fi
+	$(BIN)/python -m fresh.deploy up --processes $(N)
+
+down: | $(BIN)/python
+	@$(BIN)/python -m fresh.deploy down
+
+status: | $(BIN)/python
+	@$(BIN)/python -m fresh.deploy status
+
+logs: | $(BIN)/python
+	@$(BIN)/python -m fresh.deploy logs
+
+nginx:
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { echo "installing nginx"; \
+	  if [ "$$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nginx >/dev/null; }
 
 ## Run the whole test suite against its own database (dailyfresh_test) and Redis database (15).
 test: $(VENV)/.dev-deps services test-deps

@@ -31,8 +31,13 @@ class WebSettings:
     # Public base URL of the shop, used in mails and in Alipay notify/return URLs.
     base_url: str = "http://127.0.0.1:8000"
     cookie_secret: str = ""
-    # Trust X-Real-IP / X-Forwarded-For (only behind nginx).
+    # Behind nginx: take the client's address and scheme from X-Real-IP / X-Forwarded-For / X-Forwarded-Proto,
+    # but only on connections from one of trusted_proxies (comma-separated addresses), never from anyone else.
     xheaders: bool = False
+    trusted_proxies: str = "127.0.0.1,::1"
+    # On SIGTERM: seconds to let in-flight requests finish before the process exits (below supervisor's
+    # stopwaitsecs, so a stop never ends in SIGKILL).
+    drain_timeout: float = 5.0
     # Mark cookies Secure (behind https).
     secure_cookies: bool = False
     max_body_size: int = 1024 * 1024
@@ -128,6 +133,9 @@ class CatalogSettings:
     version_recheck: float = 1.0
     # auto: full-text search on Mroonga when the sku_search table has it, else LIKE; like: always LIKE.
     search: str = "auto"
+    # Behind nginx: the file the anonymous index is rendered to at every catalog change (one process does it,
+    # chosen by a Redis lease), for nginx to serve to visitors without a session. Empty: no file.
+    static_index: str = ""
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ import itertools
 import logging
 import re
 import secrets
+import time
+import weakref
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -18,11 +20,12 @@ from urllib.parse import unquote_to_bytes, urlsplit
 import jinja2
 import redis.exceptions
 import tornado.web
+import tornado.websocket
 from tornado import httputil
 from tornado.escape import json_encode
 from tornado.httputil import parse_cookie
 
-from fresh import db, live, logs, metrics, packages, sessions
+from fresh import db, live, logs, metrics, packages, proxy, sessions
 from fresh.errors import DomainError, Forbidden, NotFound, NotLoggedIn
 from fresh.hashgate import HashGate
 from fresh.hooks import Background, Hooks
@@ -102,11 +105,20 @@ class Application(tornado.web.Application):
         # new requests here while the ones in flight finish.
         self.draining = False
         self.metrics_allow = allowed_networks(cfg.metrics.allow)
+        self.trusted_proxies = proxy.parse_trusted(cfg.web.trusted_proxies) if cfg.web.xheaders else frozenset()
+        # Requests being answered (websockets aside) and open websockets, for the drain (fresh.drain).
+        self.in_flight: weakref.WeakSet[BaseHandler] = weakref.WeakSet()
+        self.websockets: weakref.WeakSet[tornado.websocket.WebSocketHandler] = weakref.WeakSet()
+        self.last_request_at = 0.0
         super().__init__(routes, **tornado_settings)
         self.route_names = _route_names(self)
 
     def start_request(self, server_conn: object, request_conn: httputil.HTTPConnection) -> httputil.HTTPMessageDelegate:
-        return RequestGuard(self.cfg, super().start_request(server_conn, request_conn), request_conn)
+        delegate = RequestGuard(self.cfg, super().start_request(server_conn, request_conn), request_conn)
+        if self.trusted_proxies:
+            # Outermost: the guard and the handlers see the visitor's address and scheme.
+            delegate = proxy.TrustedProxyHeaders(delegate, request_conn, self.trusted_proxies)
+        return delegate
 
     def close(self) -> None:
         """Drop what the application opened itself (the pool and the Redis client are the caller's)."""
@@ -117,7 +129,8 @@ class Application(tornado.web.Application):
 def server_options(cfg: Settings) -> dict:
     """HTTPServer keyword arguments: body and head limits, and how long idle or slow connections are kept."""
     return dict(
-        xheaders=cfg.web.xheaders,
+        # No xheaders here: Tornado's would believe X-Real-IP from anyone; the application reads them from
+        # web.trusted_proxies only (Application.start_request, fresh.proxy).
         max_body_size=max(cfg.web.max_body_size, cfg.web.max_upload_size),
         max_header_size=max(HEAD_READ_LIMIT, cfg.web.max_header_size + cfg.web.max_url_length),
         # Tornado applies this to each request's head too: a client trickling its headers is cut off after it.
@@ -297,7 +310,8 @@ def new_request_id() -> str:
 
 
 def secure_cookies(cfg: Settings) -> bool:
-    """Cookies are Secure behind https, and always in production."""
+    """Cookies are Secure when configured, and always in production (BaseHandler.set_cookie also makes them Secure
+    for a request that came over https through a trusted proxy)."""
     return cfg.web.secure_cookies or cfg.production
 
 
@@ -335,6 +349,12 @@ class BaseHandler(tornado.web.RequestHandler):
         self.session: sessions.Session | None = None
         self.request_id = request_id_of(self.request)
         self.log_context = logs.LogContext(self.request_id, route_name(self))
+        if not isinstance(self, tornado.websocket.WebSocketHandler):
+            self.application.in_flight.add(self)
+            self.application.last_request_at = time.monotonic()
+
+    def on_finish(self) -> None:
+        self.application.in_flight.discard(self)
 
     async def _execute(self, transforms, *args: bytes, **kwargs: bytes) -> None:
         # Tornado runs _execute as the request's own task: the log context bound here covers every line of the
@@ -360,7 +380,7 @@ class BaseHandler(tornado.web.RequestHandler):
         """Every cookie of the shop (session, `_xsrf`, the remembered username, their deletions) is SameSite=Lax,
         and Secure when `secure_cookies()` says so."""
         kwargs.setdefault("samesite", "Lax")
-        if secure_cookies(self.cfg):
+        if secure_cookies(self.cfg) or self.request.protocol == "https":
             kwargs["secure"] = True
         super().set_cookie(name, value, **kwargs)
 
@@ -710,3 +730,45 @@ class MetricsHandler(BaseHandler):
 
 def media_path(cfg: Settings) -> Path:
     return cfg.var_path / "media"
+
+
+class _CapturedResponse(httputil.HTTPConnection):
+    """The connection of a request the process makes to itself (fetch_internal): keeps what the handler writes."""
+
+    def __init__(self) -> None:
+        self.code = 0
+        self.headers = httputil.HTTPHeaders()
+        self.chunks: list[bytes] = []
+        self.done = asyncio.get_running_loop().create_future()
+
+    def set_close_callback(self, callback) -> None:
+        pass
+
+    def write_headers(self, start_line, headers, chunk=None):
+        self.code, self.headers = start_line.code, headers
+        return self.write(chunk or b"")
+
+    def write(self, chunk: bytes):
+        self.chunks.append(chunk)
+        future = asyncio.get_running_loop().create_future()
+        future.set_result(None)
+        return future
+
+    def finish(self) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
+
+
+async def fetch_internal(app: Application, uri: str, *, request_id: str, timeout: float = 10.0) -> tuple[int, bytes]:
+    """GET `uri` from this application without a socket, as a visitor without cookies: (status, body).
+
+    The page is exactly the one such a visitor gets (same handler, templates and caches); the access log shows
+    it under `request_id`."""
+    connection = _CapturedResponse()
+    request = httputil.HTTPServerRequest(
+        method="GET", uri=uri, version="HTTP/1.1", connection=connection,
+        headers=httputil.HTTPHeaders({"Host": "localhost", "X-Request-Id": request_id}),
+    )
+    app(request)
+    await asyncio.wait_for(asyncio.shield(connection.done), timeout)
+    return connection.code, b"".join(connection.chunks)

@@ -5,6 +5,7 @@ from tornado.web import url
 from fresh.catalog import handlers as h
 from fresh.catalog.history import user_history
 from fresh.catalog.seed import seed_catalog
+from fresh.catalog.static_index import keep_static_index
 from fresh.hooks import Hooks
 
 ROUTES = [
@@ -16,5 +17,7 @@ ROUTES = [
 ]
 
 HOOKS = Hooks(user_history=user_history)
+
+BACKGROUND = [keep_static_index]
 
 SEED = seed_catalog
