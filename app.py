@@ -8,7 +8,7 @@ import importlib
 import logging
 import signal
 
-from fresh import db, eventloop, logs
+from fresh import db, drain, eventloop, logs
 from fresh.background import BackgroundTasks
 from fresh.catalog.search import search_mode
 from fresh.redis_client import create_redis
@@ -55,17 +55,18 @@ async def main(argv=None) -> None:
     await stop.wait()
 
     log.info("shutting down")
+    # Stop taking work, let requests in flight finish and close the websockets (1001, going away: their pages
+    # reconnect to another process), within web.drain_timeout; then stop the background work, the listener
+    # that fed the websockets included.
+    await drain.drain(app, [server], timeout=cfg.web.drain_timeout)
     for s in servers:
         s.stop()
-    # Websockets are not HTTP connections the servers track: close them (1001, going away) so their clients
-    # reconnect to another process, then stop the listener that fed them along with the other tasks.
-    app.live.close_all()
     await background.stop()
     for s in servers:
         try:
-            await asyncio.wait_for(s.close_all_connections(), 5)
+            await asyncio.wait_for(s.close_all_connections(), 2)
         except TimeoutError:
-            log.warning("connections still open after 5 s; closing anyway")
+            log.warning("connections still open after 2 s; closing anyway")
     app.close()
     pool.close()
     await pool.wait_closed()

@@ -49,6 +49,8 @@ class Layout:
     sandbox_port: int | None = None  # None: no local sandbox (production)
     base_url: str | None = None  # exported to the apps as FRESH_WEB_BASE_URL when set
     max_body_size: int = 1024 * 1024
+    # nginx must end idle upstream connections before the app does (web.idle_connection_timeout).
+    upstream_keepalive_timeout: int = 20
     stop_wait: int = 10
 
     @property
@@ -112,6 +114,7 @@ def make_layout(cfg: Settings, *, processes: int = 2, public_port: int = 8080, f
         sandbox_port=cfg.sandbox.port if sandbox else None,
         base_url=f"http://127.0.0.1:{public_port}" if default_url else None,
         max_body_size=cfg.web.max_body_size,
+        upstream_keepalive_timeout=max(1, int(cfg.web.idle_connection_timeout * 2 / 3)),
     )
 
 
@@ -251,9 +254,9 @@ def _answers(url: str) -> bool:
 
 
 def wait_ready(layout: Layout, *, timeout: float = 60.0) -> None:
-    """Until every instance answers /healthz, then nginx in front of them."""
+    """Until every instance is ready (/readyz: MariaDB and Redis answer), then nginx in front of them."""
     deadline = time.monotonic() + timeout
-    for group in ([f"http://127.0.0.1:{port}/healthz" for port in layout.app_ports],
+    for group in ([f"http://127.0.0.1:{port}/readyz" for port in layout.app_ports],
                   [f"http://127.0.0.1:{layout.public_port}/healthz"]):
         while group:
             group = [url for url in group if not _answers(url)]

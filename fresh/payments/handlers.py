@@ -10,6 +10,7 @@ from decimal import Decimal, InvalidOperation
 import tornado.websocket
 
 from fresh import logs, metrics
+from fresh.drain import GOING_AWAY
 from fresh.errors import BadRequest, NotFound
 from fresh.orders.status import PAY_ALIPAY, get_order, status_payload
 from fresh.payments import alipay
@@ -153,6 +154,10 @@ class OrderStatusSocket(BaseHandler, tornado.websocket.WebSocketHandler):
     async def open(self, order_id: str) -> None:
         self.order_id = order_id
         self.subscribed = False
+        if self.application.draining:
+            self.close(GOING_AWAY, "going away")  # the page reconnects, to another instance
+            return
+        self.application.websockets.add(self)  # closed with 1001 by the drain
         if not self.current_user:
             self.close(WS_NOT_LOGGED_IN, "请先登录")
             return
@@ -179,6 +184,7 @@ class OrderStatusSocket(BaseHandler, tornado.websocket.WebSocketHandler):
             self.send_json({"type": "pong"})
 
     def on_close(self) -> None:
+        self.application.websockets.discard(self)
         if getattr(self, "subscribed", False):
             self.application.live.remove(self.order_id, self)
 
