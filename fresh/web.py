@@ -766,7 +766,7 @@ async def fetch_internal(app: Application, uri: str, *, request_id: str, timeout
     it under `request_id`."""
     connection = _CapturedResponse()
     request = httputil.HTTPServerRequest(
-        method="GET", uri=uri, version="HTTP/1.1", connection=connection,
+        start_line=httputil.RequestStartLine("GET", uri, "HTTP/1.1"), connection=connection,
         headers=httputil.HTTPHeaders({"Host": "localhost", "X-Request-Id": request_id}),
     )
     app(request)
