@@ -2,7 +2,8 @@
 
 Everything runs against 127.0.0.1, each scenario bounded in time (BENCH_SECONDS) and count. Environment knobs:
 BENCH_SECONDS, BENCH_ROUNDS, BENCH_PROCESSES, BENCH_CONNECTIONS, BENCH_BUYERS, BENCH_WS_IDLE, BENCH_PAYMENTS,
-BENCH_NOTIFY_RATE, BENCH_ONLY (comma-separated scenario prefixes: catalog, cart, orders, ws, notify, scale),
+BENCH_NOTIFY_RATE, BENCH_ONLY (comma-separated scenario prefixes: catalog, cart, orders, ws, notify, scale, nginx:
+the last runs the shop as `make up` does, nginx in front of 1 and BENCH_PROCESSES (at least 2) processes),
 BENCH_SCALE_SKUS, BENCH_SCALE_REDIS_URL (bench/scale.py), BENCH_BASE_URL
 (an already running shop, e.g. nginx in front of several processes, using the same FRESH_DB_NAME and
 FRESH_REDIS_URL), BENCH_PROFILE=0.
@@ -83,7 +84,8 @@ class Shop:
 def main() -> int:
     opts = Options()
     if opts.processes > 1 and not opts.base_url:
-        sys.exit("BENCH_PROCESSES > 1 needs BENCH_BASE_URL (the shop behind nginx); the runner starts one process")
+        progress(f"BENCH_PROCESSES={opts.processes}: the nginx scenarios run 1 and {opts.processes} processes;"
+                 " the others run the one process the runner starts")
     configure_environment(opts)
     fds = raise_fd_limit()
     from bench import fixtures, report, scenarios
@@ -100,7 +102,7 @@ def main() -> int:
     results: list[Result] = []
     ceilings: dict[str, Result] = {}
     bare = Child("bare", [PYTHON, "-m", "bench.bare", "--port", str(bare_port := free_port()),
-                          "--processes", str(opts.processes)])
+                          "--processes", str(opts.processes if opts.base_url else 1)])
     started = time.monotonic()
     shop = None
     try:

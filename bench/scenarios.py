@@ -148,6 +148,10 @@ class Run:
             from bench import scale
 
             scale.scale_scenarios(self)
+        if self.opts.wants("nginx"):
+            from bench import nginx
+
+            nginx.nginx_scenarios(self)
         if self.opts.profile and self.opts.wants("profile"):
             self.profile_slowest()
 
