@@ -28,6 +28,8 @@ POLL_SECONDS = 0.05
 
 async def drain(app, servers, *, timeout: float) -> bool:
     """Steps 1-4 above; True when everything finished within `timeout` seconds."""
+    log.info("draining: %d requests in flight, %d websockets (at most %.1fs)", len(app.in_flight),
+             len(app.websockets), timeout)
     app.draining = True
     for server in servers:
         server.stop()
