@@ -1,5 +1,5 @@
 """The deployment under test: `python -m fresh.deploy`'s own renderer and start-up, real supervisord and nginx on
-free ports, everything under a private var directory, stopped at the end of the session.
+free ports, everything under a private var directory, stopped after the package's tests.
 
 The app processes use the test database and Redis database, so the autouse `clean` fixture empties their data
 between tests as it does for the in-process app.
@@ -95,10 +95,11 @@ def deployment_env(var: Path, keys: Path, sandbox_port: int) -> dict:
     return env
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def deployment(tmp_path_factory, pool) -> Deployment:
     """Two app processes, the sandbox and nginx under supervisord, as `make up` starts them (pool: the test
-    database exists and is migrated before the processes connect)."""
+    database exists and is migrated before the processes connect). Package-scoped: stopped after this package's
+    last test, before their background work (the payment watcher, the expiry) could touch other tests' rows."""
     var = tmp_path_factory.mktemp("deploy") / "var"
     keys = var / "keys"
     ensure_dev_keys(keys)
@@ -120,7 +121,7 @@ def deployment(tmp_path_factory, pool) -> Deployment:
                 os.kill(pid, signal.SIGKILL)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def signer(deployment):
     """The sandbox's signing half (same keys as the supervised sandbox), to forge nothing but sign notifies."""
     keys = deployment.keys
