@@ -49,6 +49,7 @@ class Layout:
     sandbox_port: int | None = None  # None: no local sandbox (production)
     base_url: str | None = None  # exported to the apps as FRESH_WEB_BASE_URL when set
     max_body_size: int = 1024 * 1024
+    max_upload_size: int = 3 * 1024 * 1024
     # nginx must end idle upstream connections before the app does (web.idle_connection_timeout).
     upstream_keepalive_timeout: int = 20
     stop_wait: int = 10
@@ -114,6 +115,7 @@ def make_layout(cfg: Settings, *, processes: int = 2, public_port: int = 8080, f
         sandbox_port=cfg.sandbox.port if sandbox else None,
         base_url=f"http://127.0.0.1:{public_port}" if default_url else None,
         max_body_size=cfg.web.max_body_size,
+        max_upload_size=cfg.web.max_upload_size,
         upstream_keepalive_timeout=max(1, int(cfg.web.idle_connection_timeout * 2 / 3)),
     )
 
