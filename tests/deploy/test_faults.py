@@ -10,7 +10,6 @@ import os
 import re
 import signal
 
-import pytest
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
@@ -121,8 +120,6 @@ async def keep_adding(client, sku: int, stop: asyncio.Event, results: list) -> N
         results.append(r.code)
 
 
-@pytest.mark.xfail(reason="the live-status listener started lazily by the first socket is never cancelled: the"
-                          " process hangs after its drain until SIGKILL (fixed by #13's background-task owner)")
 async def test_rolling_sigterm_restart_under_load(deployment, pool, signer, catalog, make_buyer):  # noqa: F811
     sku = await catalog(price="10.50", stock=STOCK)
     buyers = await asyncio.gather(*(make_buyer(f"roller_{i:02d}", {sku: 1}, deployment.base_url) for i in range(6)))

@@ -15,9 +15,10 @@ from tornado.httputil import HTTPHeaders, RequestStartLine
 from tornado.testing import bind_unused_port
 
 from fresh import db, deploy, drain, proxy
+from fresh.background import BackgroundTasks
 from fresh.catalog.cache import invalidate_catalog
 from fresh.catalog.static_index import _keys, refresh_static_index
-from fresh.web import BaseHandler, make_app, server_options
+from fresh.web import BaseHandler, listen_live, make_app, server_options
 from tests.conftest import make_settings
 from tests.deploy.conftest import catalog, commit_form, free_ports, make_buyer  # noqa: F401  (fixtures, helpers)
 from tests.payments.test_shop_payments import next_status, open_socket
@@ -92,16 +93,15 @@ async def serve(settings, pool, redis, **web):
     app = make_app(cfg, pool=pool, redis=redis)
     server = HTTPServer(app, **server_options(cfg))
     server.add_sockets([sock])
+    app.test_background = BackgroundTasks(app, [listen_live])  # the websockets' listener, as in tests/conftest.py
+    app.test_background.start()
     return app, server, port
 
 
 async def stop(app, server) -> None:
     server.stop()
+    await app.test_background.stop()
     await asyncio.wait_for(server.close_all_connections(), 5)
-    for task in [getattr(app, "_live_task", None)]:
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
     app.close()
 
 
