@@ -206,3 +206,30 @@ async def make_shop(tmp_path, settings):
         shop.pool.close()
         await shop.pool.wait_closed()
         await shop.redis.aclose()
+
+
+async def _empty(pool) -> None:
+    async with db.cursor(pool) as cur:
+        await cur.execute("SELECT table_name AS t FROM information_schema.tables WHERE table_schema=%s"
+                          " AND table_name <> 'schema_migrations'", (FAULTS_DB,))
+        tables = [row["t"] for row in await cur.fetchall()]
+        await cur.execute("SET FOREIGN_KEY_CHECKS=0")
+        for table in tables:
+            await cur.execute(f"DELETE FROM `{table}`")
+        await cur.execute("SET FOREIGN_KEY_CHECKS=1")
+
+
+@pytest.fixture
+async def faults_db(private_mariadb, make_shop):
+    """(shop factory bound to the private MariaDB, an administrative pool on it), the faults database emptied."""
+    admin = await db.create_pool(_admin_settings(private_mariadb.port), minsize=1, maxsize=4)
+    await _empty(admin)
+    yield admin
+    admin.close()
+    await admin.wait_closed()
+
+
+def _admin_settings(port: int):
+    from fresh.settings import DBSettings
+
+    return DBSettings(port=port, user="root", name=FAULTS_DB, query_timeout=30.0, acquire_timeout=10.0)

@@ -6,25 +6,12 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-import pytest
-
 from fresh import db
 from fresh.cart.cart import cart_key
-from tests.faults.conftest import FAULTS_DB
+from tests.faults.conftest import FAULTS_DB, wait_until
 from tests.helpers import Client, add_address, create_user
 
 UNAVAILABLE = "服务暂时不可用"
-
-
-async def _empty(pool) -> None:
-    async with db.cursor(pool) as cur:
-        await cur.execute("SELECT table_name AS t FROM information_schema.tables WHERE table_schema=%s"
-                          " AND table_name <> 'schema_migrations'", (FAULTS_DB,))
-        tables = [row["t"] for row in await cur.fetchall()]
-        await cur.execute("SET FOREIGN_KEY_CHECKS=0")
-        for table in tables:
-            await cur.execute(f"DELETE FROM `{table}`")
-        await cur.execute("SET FOREIGN_KEY_CHECKS=1")
 
 
 async def _sku(pool, *, stock: int) -> int:
@@ -42,22 +29,6 @@ async def _app_connections(admin_pool) -> list[int]:
     rows = await db.fetchall(admin_pool, "SELECT id FROM information_schema.processlist WHERE db=%s"
                                          " AND id <> CONNECTION_ID()", (FAULTS_DB,))
     return [row["id"] for row in rows]
-
-
-@pytest.fixture
-async def faults_db(private_mariadb, make_shop):
-    """(shop factory bound to the private MariaDB, an administrative pool on it), the faults database emptied."""
-    admin = await db.create_pool(_admin_settings(private_mariadb.port), minsize=1, maxsize=2)
-    await _empty(admin)
-    yield admin
-    admin.close()
-    await admin.wait_closed()
-
-
-def _admin_settings(port: int):
-    from fresh.settings import DBSettings
-
-    return DBSettings(port=port, user="root", name=FAULTS_DB, query_timeout=30.0, acquire_timeout=10.0)
 
 
 async def test_stalled_mariadb_answers_503_within_the_query_timeout_then_recovers(private_mariadb, faults_db,
@@ -159,8 +130,6 @@ async def test_redis_killed_answers_503_then_recovers_when_restarted(private_red
 
     async def answers() -> bool:
         return (await Client(shop.base_url).get("/user/login")).code == 200
-
-    from tests.faults.conftest import wait_until
 
     await wait_until(answers, "the shop on the restarted Redis", timeout=15)
     # The sessions went with the old Redis: the visitor is anonymous again, and can log in again.

@@ -14,7 +14,7 @@ CALLS = [(route, method) for route in ROUTES for method in route.methods]
 
 
 async def send(world, tally, snapshot, route: Route, method: str, path: str, pairs, *, who: str = "a",
-               as_json: bool = False) -> None:
+               as_json: bool = False, kind: str = "fixed-list hostile requests") -> None:
     client = world.client(who)
     if who != "anon" and "sid" not in client.cookies:
         # A hostile POST to /user/logout ended the session: log in again (past the throttles this suite filled).
@@ -26,9 +26,10 @@ async def send(world, tally, snapshot, route: Route, method: str, path: str, pai
         body = body + (b"&" if body else b"") + b"_xsrf=" + client.xsrf.encode()
     before = await snapshot.take()
     r = await client.request(method, url, body=body, headers=headers)
-    tally.count("hostile requests")
+    tally.count(kind)
     assert_answered(method, r, route)
     if r.code >= 400:
+        tally.count(f"{kind} refused with a 4xx")
         after = await snapshot.take()
         assert after == before, f"{method} {url[:200]} answered {r.code} but changed stored data"
 
@@ -43,7 +44,8 @@ async def test_generated_hostile_input(route, method, data, world, snapshot, tal
     as_json = method == "POST" and data.draw(st.booleans(), label="json")
     if method == "GET" and data.draw(st.booleans(), label="head"):
         method = "HEAD"
-    await send(world, tally, snapshot, route, method, path, pairs, who=who, as_json=as_json)
+    await send(world, tally, snapshot, route, method, path, pairs, who=who, as_json=as_json,
+               kind="generated hostile requests")
 
 
 @pytest.mark.parametrize("route,method", CALLS, ids=[f"{m} {r.pattern}" for r, m in CALLS])
