@@ -21,8 +21,8 @@ def task_name(work: Background) -> str:
 
 
 class BackgroundTasks:
-    """Runs each background coroutine function as one task; a task that ends early is logged, not restarted
-    (each loop catches its own errors, so an early end is a bug worth seeing)."""
+    """Runs each background coroutine function as one task; a task that dies is logged, not restarted (each loop
+    catches its own errors, so a death is a bug worth seeing)."""
 
     def __init__(self, ctx: Context, work: Sequence[Background]):
         self.ctx = ctx
@@ -66,4 +66,5 @@ def _report_early_end(task: asyncio.Task) -> None:
     if exc is not None:
         log.error("background task %s died", task.get_name(), exc_info=exc)
     else:
-        log.error("background task %s returned early", task.get_name())
+        # One-shot start-up work (payments.prepare_client) ends here; loops never return.
+        log.info("background task %s finished", task.get_name())

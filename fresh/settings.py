@@ -174,6 +174,9 @@ class AlipaySettings:
     timeout: float = 10.0
     watch_interval: float = 2.0
     watch_max_backoff: float = 60.0
+    # A refund request Alipay could not confirm is sent again in refund_backoff * 2^attempts seconds, at most the max.
+    refund_backoff: float = 5.0
+    refund_backoff_max: float = 600.0
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,8 @@ def gateway(session_gateway):
     session_gateway.drop_notifies = False
     session_gateway.duplicate_notifies = False
     session_gateway.notify_delay = 0.0
+    session_gateway.failing_trades.clear()
+    session_gateway.calls.clear()
     return session_gateway
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 from datetime import UTC
@@ -134,6 +135,22 @@ def activation_path(message) -> str:
     match = re.search(r"https?://[^/\s]+(/user/active/\S+)", body)
     assert match, body
     return match.group(1)
+
+
+def process_env(settings, *, base_url: str = "") -> dict:
+    """The environment for a child process of the shop (app.py, python -m fresh ...) with the test settings as
+    FRESH_* variables: the test database and Redis database, the session's sandbox gateway and keys."""
+    env = dict(os.environ)
+    env.update(
+        FRESH_CONFIG="/nonexistent", FRESH_MODE="test", FRESH_VAR_DIR=str(settings.var_path),
+        FRESH_WEB_COOKIE_SECRET=settings.web.cookie_secret, FRESH_WEB_BASE_URL=base_url or settings.web.base_url,
+        FRESH_DB_NAME=settings.db.name, FRESH_REDIS_URL=settings.redis.url,
+        FRESH_ALIPAY_GATEWAY=settings.alipay.gateway, FRESH_ALIPAY_APP_PRIVATE_KEY=settings.alipay.app_private_key,
+        FRESH_ALIPAY_ALIPAY_PUBLIC_KEY=settings.alipay.alipay_public_key,
+        # Background tasks run often, so a served process is busy with them when a signal comes.
+        FRESH_ORDERS_EXPIRY_INTERVAL="1", FRESH_ALIPAY_WATCH_INTERVAL="0.2",
+    )
+    return env
 
 
 async def count(pool, table: str, where: str = "1", args=()) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 from datetime import UTC, datetime, timedelta
@@ -14,7 +13,7 @@ from tornado.websocket import websocket_connect
 
 from fresh import db
 from fresh.settings import ROOT
-from tests.helpers import Client, create_user
+from tests.helpers import Client, create_user, process_env
 
 EXIT_WITHIN = 5.0
 
@@ -23,21 +22,6 @@ def free_port() -> int:
     sock, port = bind_unused_port()
     sock.close()
     return port
-
-
-def process_env(settings, port: int) -> dict:
-    """The test settings as FRESH_* variables (the child reads no config file)."""
-    env = dict(os.environ)
-    env.update(
-        FRESH_CONFIG="/nonexistent", FRESH_MODE="test", FRESH_VAR_DIR=str(settings.var_path),
-        FRESH_WEB_COOKIE_SECRET=settings.web.cookie_secret, FRESH_WEB_BASE_URL=f"http://127.0.0.1:{port}",
-        FRESH_DB_NAME=settings.db.name, FRESH_REDIS_URL=settings.redis.url,
-        FRESH_ALIPAY_GATEWAY=settings.alipay.gateway, FRESH_ALIPAY_APP_PRIVATE_KEY=settings.alipay.app_private_key,
-        FRESH_ALIPAY_ALIPAY_PUBLIC_KEY=settings.alipay.alipay_public_key,
-        # The background tasks run often, so the process is busy with them when the signal comes.
-        FRESH_ORDERS_EXPIRY_INTERVAL="1", FRESH_ALIPAY_WATCH_INTERVAL="0.2",
-    )
-    return env
 
 
 async def wait_until_serving(base_url: str, process) -> None:
@@ -71,7 +55,8 @@ async def test_process_with_open_websockets_exits_soon_after_sigterm(pool, setti
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     process = await asyncio.create_subprocess_exec(
-        sys.executable, str(ROOT / "app.py"), f"--port={port}", env=process_env(settings, port), cwd=str(ROOT),
+        sys.executable, str(ROOT / "app.py"), f"--port={port}", env=process_env(settings, base_url=base_url),
+        cwd=str(ROOT),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )
     sockets = []

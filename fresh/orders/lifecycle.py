@@ -6,7 +6,7 @@ import aiomysql
 
 from fresh import db
 from fresh.errors import BadRequest, Conflict, NotFound
-from fresh.orders.status import OrderStatus, get_order, transition
+from fresh.orders.status import PAY_COD, OrderStatus, get_order, transition
 
 MAX_COMMENT = 200
 
@@ -30,6 +30,27 @@ async def close_unpaid(cur: aiomysql.Cursor, order_id: str, *, source: str, deta
                             source=source, detail=detail):
         return False
     await return_stock(cur, order_id)
+    return True
+
+
+async def mark_cod_paid(pool: aiomysql.Pool, order_id: str, *, source: str = "admin",
+                        detail: str = "货到付款，已收款") -> bool:
+    """Staff records that a cash-on-delivery order was paid on delivery (paid_at and an event; the status follows
+    shipping as usual). False when it already was, or is not a cash-on-delivery order that is confirmed or on its
+    way (待发货/待收货/待评价/已完成)."""
+    async with db.transaction(pool) as cur:
+        # Conditional on paid_at still being empty: of two racing clicks one records it.
+        changed = await cur.execute(
+            "UPDATE order_info SET paid_at=UTC_TIMESTAMP(6) WHERE order_id=%s AND pay_method=%s AND paid_at IS NULL"
+            " AND order_status IN (%s,%s,%s,%s)",
+            (order_id, PAY_COD, int(OrderStatus.PAID), int(OrderStatus.SHIPPED), int(OrderStatus.RECEIVED),
+             int(OrderStatus.DONE)))
+        if changed != 1:
+            return False
+        await cur.execute(
+            "INSERT INTO order_events (order_id, from_status, to_status, source, detail)"
+            " SELECT order_id, order_status, order_status, %s, %s FROM order_info WHERE order_id=%s",
+            (source, detail[:255], order_id))
     return True
 
 

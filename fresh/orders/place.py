@@ -106,6 +106,8 @@ def clean_commit(*, addr_id: str, pay_method: str, sku_ids: list[str], idem_key:
         raise _incomplete()
     if pay_method not in ("1", "2", "3", "4"):
         raise BadRequest("非法的支付方式", res=CommitRes.BAD_PAY_METHOD)
+    if int(pay_method) not in status.OFFERED_PAY_METHODS:
+        raise BadRequest("暂不支持该支付方式，请选择支付宝或货到付款", res=CommitRes.BAD_PAY_METHOD)
     if not ID_RE.match(addr_id) or int(addr_id) > MAX_ID:
         raise BadRequest("地址非法", res=CommitRes.BAD_ADDRESS)
     if idem_key and not IDEM_RE.match(idem_key):
@@ -222,11 +224,11 @@ TAKE = {"atomic": take_atomic, "pessimistic": take_pessimistic, "optimistic": ta
 
 def _order_insert(*, order_id, user_id, address, pay_method, transit_price, idem_key, expire_minutes) -> Statement:
     return (
-        "INSERT INTO order_info (order_id, user_id, receiver, addr, zip_code, phone, pay_method, transit_price,"
-        " idem_key, created_at, expires_at)"
-        " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,UTC_TIMESTAMP(6),UTC_TIMESTAMP(6) + INTERVAL %s MINUTE)",
+        "INSERT INTO order_info (order_id, user_id, receiver, addr, zip_code, phone, pay_method, order_status,"
+        " transit_price, idem_key, created_at, expires_at)"
+        " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,UTC_TIMESTAMP(6),UTC_TIMESTAMP(6) + INTERVAL %s MINUTE)",
         (order_id, user_id, address["receiver"], address["addr"], address["zip_code"], address["phone"],
-         pay_method, transit_price, idem_key, int(expire_minutes)),
+         pay_method, int(status.initial_status(pay_method)), transit_price, idem_key, int(expire_minutes)),
     )
 
 
@@ -251,7 +253,7 @@ async def _commit_once(pool, cfg: OrdersSettings, *, user_id, address, pay_metho
     opening = [
         _order_insert(order_id=order_id, user_id=user_id, address=address, pay_method=pay_method,
                       transit_price=cfg.transit_price, idem_key=idem_key, expire_minutes=cfg.expire_minutes),
-        status.created_event(order_id),
+        status.created_event(order_id, pay_method),
         ("SAVEPOINT sp_goods", None),
     ]
     closing = [
@@ -292,8 +294,8 @@ async def place_order(pool: aiomysql.Pool, redis: aioredis.Redis | Lane, cfg: Or
     """Create an order for the given cart SKUs; return its order_id (the first one's for a repeated idem_key)."""
     if cfg.stock_strategy not in TAKE:
         raise ValueError(f"unknown stock strategy {cfg.stock_strategy!r}")
-    if pay_method not in status.PAY_METHODS:
-        raise BadRequest("非法的支付方式", res=CommitRes.BAD_PAY_METHOD)
+    if pay_method not in status.OFFERED_PAY_METHODS:
+        raise BadRequest("暂不支持该支付方式，请选择支付宝或货到付款", res=CommitRes.BAD_PAY_METHOD)
     # Checks that would cost a round trip of their own are left to the transaction: a repeated idem_key fails its
     # INSERT (then the first order is looked up) and a SKU gone off sale is found when its stock is taken. The
     # address (MariaDB) and the cart (Redis) are read at the same time.
@@ -388,6 +390,8 @@ async def preview_order(pool: aiomysql.Pool, redis: aioredis.Redis, cfg: OrdersS
         "transit_price": cfg.transit_price,
         "total_pay": total_price + cfg.transit_price,
         "addresses": await addresses.list_addresses(pool, user_id),
-        "pay_methods": status.PAY_METHODS,
+        # Alipay first and chosen by default; methods the shop cannot take are shown disabled.
+        "pay_methods": [{"value": value, "name": status.PAY_METHODS[value],
+                         "offered": value in status.OFFERED_PAY_METHODS} for value in (3, 1, 2, 4)],
         "idem_key": new_idem_key(),
     }

@@ -27,6 +27,8 @@ class OrderStatus(enum.IntEnum):
 STATUS_NAMES = {1: "待支付", 2: "待发货", 3: "待收货", 4: "待评价", 5: "已完成", 6: "已取消", 7: "已退款"}
 PAY_METHODS = {1: "货到付款", 2: "微信支付", 3: "支付宝", 4: "银联支付"}
 PAY_COD, PAY_WECHAT, PAY_ALIPAY, PAY_UNIONPAY = 1, 2, 3, 4
+# The methods the shop can take; WeChat Pay and UnionPay are shown disabled on the confirmation page.
+OFFERED_PAY_METHODS = (PAY_ALIPAY, PAY_COD)
 SOURCES = ("web", "notify", "watcher", "admin", "expiry", "refund")
 
 # Columns a transition may set alongside the status (payments sets trade_no and paid_at when marking paid).
@@ -99,11 +101,17 @@ def locked_transition(*, order_id: str, from_status: int, to_status: int, source
     return [guard, _transition_event(**move, detail=detail)]
 
 
-def created_event(order_id: str) -> tuple[str, tuple]:
+def initial_status(pay_method: int) -> OrderStatus:
+    """Cash on delivery is confirmed at once (待发货, paid on delivery, never expires); online methods wait."""
+    return OrderStatus.PAID if pay_method == PAY_COD else OrderStatus.UNPAID
+
+
+def created_event(order_id: str, pay_method: int = PAY_ALIPAY) -> tuple[str, tuple]:
     """The statement recording an order's creation (sent with the order's first batch)."""
+    status = initial_status(pay_method)
     return (
         "INSERT INTO order_events (order_id, from_status, to_status, source, detail) VALUES (%s,NULL,%s,'web',%s)",
-        (order_id, int(OrderStatus.UNPAID), "下单"),
+        (order_id, int(status), "下单（货到付款，已确认）" if status == OrderStatus.PAID else "下单"),
     )
 
 

@@ -8,6 +8,7 @@ from tornado.web import url
 from fresh.hooks import Hooks
 from fresh.payments import handlers as h
 from fresh.payments.pay import prepare_client, stop_payment
+from fresh.payments.refunds import refund_loop
 from fresh.payments.watcher import watch_payments
 
 ROUTES = [
@@ -20,4 +21,4 @@ ROUTES = [
 
 HOOKS = Hooks(stop_payment=stop_payment)
 
-BACKGROUND = [prepare_client, watch_payments]
+BACKGROUND = [prepare_client, watch_payments, refund_loop]

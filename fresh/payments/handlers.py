@@ -15,6 +15,7 @@ from fresh.errors import BadRequest, NotFound
 from fresh.orders.status import PAY_ALIPAY, get_order, status_payload
 from fresh.payments import alipay
 from fresh.payments.pay import AmountMismatch, alipay_paid_at, get_client, mark_paid, order_amount, start_payment
+from fresh.payments.refunds import record_refunded
 from fresh.web import BaseHandler, login_required
 
 log = logging.getLogger("fresh.payments")
@@ -78,7 +79,8 @@ class NotifyHandler(BaseHandler):
             return self.fail(400, "bad signature")
         if form.get("app_id") != client.app_id:
             return self.fail(400, "wrong app_id")
-        if form.get("seller_id") and form["seller_id"] != client.seller_id:
+        # Required, not just compared when present: a notify naming no seller could be meant for anyone.
+        if form.get("seller_id") != client.seller_id:
             return self.fail(400, "wrong seller_id")
         order_id = form.get("out_trade_no", "")
         try:
@@ -87,11 +89,16 @@ class NotifyHandler(BaseHandler):
             # a cash-on-delivery order (a mistake or a replay from another integration) must not mark it paid.
             if (await get_order(self.db, order_id))["pay_method"] != PAY_ALIPAY:
                 return self.fail(400, "not an Alipay order")
-            if alipay.is_paid(form):
-                # mark_paid checks the order exists and the amount is its own, under the row lock.
+            if alipay.is_paid(form) or (form.get("refund_fee") and form.get("gmt_payment")):
+                # mark_paid checks the order exists and the amount is its own, under the row lock. A refund notify
+                # of a paid trade says it was paid too (its own notify may have been lost).
                 await mark_paid(self.db, self.redis, order_id=order_id, trade_no=form.get("trade_no", ""),
                                 amount=amount, source="notify", paid_at=alipay_paid_at(form))
-            else:
+            if form.get("refund_fee"):
+                # Alipay's cumulative refunded amount for the trade (ours or one made in its console).
+                await record_refunded(self.application, order_id, refund_fee=Decimal(form["refund_fee"]),
+                                      source="notify", out_request_no=form.get("out_biz_no", "")[:64])
+            elif not alipay.is_paid(form):
                 order = await get_order(self.db, order_id)
                 if amount != order_amount(order):
                     raise AmountMismatch()

@@ -29,12 +29,17 @@ from fresh.orders.status import (
     status_payload,
 )
 from fresh.payments import alipay
+from fresh.payments.refunds import paid_after_close_statements, record_refunded
 
 log = logging.getLogger("fresh.payments")
 
 
 class AmountMismatch(BadRequest):
     message = "支付金额与订单金额不符"
+
+
+class NotAlipay(BadRequest):
+    message = "该订单不是支付宝支付的订单"
 
 
 def order_amount(order: dict) -> Decimal:
@@ -70,18 +75,22 @@ async def mark_paid(pool: aiomysql.Pool, redis: aioredis.Redis, *, order_id: str
 
     `paid_at` is Alipay's own time of the payment (gmt_payment / send_pay_date), for the record delay metric.
 
-    Raises NotFound for an unknown order and AmountMismatch when the amount is not the order's. A payment that
-    arrives for an order closed meanwhile is recorded as an event and left for refund (`paid_after_close`).
+    Raises NotFound for an unknown order, NotAlipay for an order not paid through Alipay (cash on delivery) and
+    AmountMismatch when the amount is not the order's. A payment that arrives for an order closed meanwhile is
+    recorded against it (trade_no, paid_at, an event) with a refund request that the refund worker sends
+    (fresh.payments.refunds).
     """
     # Two round trips: the locked read, then the change with its event and the COMMIT.
     async with db.batched_transaction(pool) as tx:
         # The row lock orders this against the expiry and the other payment path; the conditional UPDATE would be
         # enough for correctness, the lock makes the amount check and the change one step.
-        (read,) = await tx.run([("SELECT order_id, order_status, total_price, transit_price, trade_no FROM order_info"
-                                 " WHERE order_id=%s FOR UPDATE", (order_id,))])
+        (read,) = await tx.run([("SELECT order_id, user_id, order_status, pay_method, total_price, transit_price,"
+                                 " trade_no FROM order_info WHERE order_id=%s FOR UPDATE", (order_id,))])
         if not read.rows:
             raise NotFound("订单不存在")
         order = read.rows[0]
+        if order["pay_method"] != PAY_ALIPAY:
+            raise NotAlipay()
         if Decimal(amount) != order_amount(order):
             raise AmountMismatch()
         status = order["order_status"]
@@ -93,12 +102,9 @@ async def mark_paid(pool: aiomysql.Pool, redis: aioredis.Redis, *, order_id: str
                          commit=True)
             recorded = True
         elif status == OrderStatus.CLOSED:
-            log.error("order %s was paid at Alipay (trade %s) after it was closed: refund needed", order_id, trade_no)
-            await tx.run([(
-                "INSERT INTO order_events (order_id, from_status, to_status, source, detail)"
-                " SELECT %s, 6, 6, %s, %s FROM DUAL WHERE NOT EXISTS ("
-                "  SELECT 1 FROM order_events WHERE order_id=%s AND detail LIKE 'paid_after_close%%')",
-                (order_id, source, f"paid_after_close 支付宝交易号 {trade_no}"[:255], order_id))], commit=True)
+            log.warning("order %s was paid at Alipay (trade %s) after it was closed: refunding", order_id, trade_no)
+            await tx.run(paid_after_close_statements(order_id=order_id, trade_no=trade_no,
+                                                     amount=order_amount(order), source=source), commit=True)
         elif order["trade_no"] and order["trade_no"] != trade_no:
             log.error("order %s paid twice: %s and %s", order_id, order["trade_no"], trade_no)
     metrics.PAYMENTS.labels(source, "recorded" if recorded else "repeat").inc()
@@ -177,3 +183,25 @@ async def prepare_client(app) -> None:
         await loop.run_in_executor(None, get_client, app)
     except Exception:
         log.exception("the Alipay client could not be built; payments will fail until the settings are fixed")
+
+
+async def reconcile_order(ctx: Context, order_id: str) -> bool:
+    """Ask Alipay (`trade.query`) about an Alipay order and record what it says that we do not know yet: a payment
+    (paid, or paid after the order closed: refunded) or a full refund (a paid trade that Alipay shows closed).
+    True if anything changed. For the watcher's lost notifies, and for staff before shipping."""
+    order = await get_order(ctx.db, order_id)
+    if order["pay_method"] != PAY_ALIPAY:
+        raise NotAlipay()
+    answer = await get_client(ctx).query(order_id)
+    if alipay.is_paid(answer):
+        if order["order_status"] in (OrderStatus.UNPAID, OrderStatus.CLOSED):
+            recorded = await mark_paid(ctx.db, ctx.redis, order_id=order_id, trade_no=str(answer.get("trade_no", "")),
+                                       amount=Decimal(str(answer.get("total_amount", "0"))), source="watcher",
+                                       paid_at=alipay_paid_at(answer))
+            return recorded or order["order_status"] == OrderStatus.CLOSED and not order["trade_no"]
+        return False
+    # A trade that was paid (send_pay_date) and is closed now was refunded in full.
+    if answer.get("trade_status") == "TRADE_CLOSED" and answer.get("send_pay_date"):
+        return await record_refunded(ctx, order_id, refund_fee=order_amount(order), source="watcher")
+    return False
+
