@@ -53,8 +53,9 @@ async def test_orders_page_lists_newest_first_with_amounts(pool, redis, settings
     page = r.text
     assert page.index(second) < page.index(first)
     assert "33.00元" in page and "21.50元" in page  # total_price + transit_price with 2 decimals
-    assert "待支付" in page and "待收货" in page and "确认收货" in page and "取消订单" in page
-    # 去付款 only for unpaid Alipay orders: the second is 货到付款, the first is shipped.
+    # The second, 货到付款, is confirmed at once (待发货): nothing to pay or cancel; the first is shipped.
+    assert "待发货" in page and "待收货" in page and "确认收货" in page and "取消订单" not in page
+    # 去付款 only for unpaid Alipay orders.
     assert "pay-btn" not in page
     await set_status(pool, first, 1)
     page = (await buyer["client"].get("/user/order/1")).text
