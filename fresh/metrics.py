@@ -61,6 +61,8 @@ PAYMENT_DELAY = Histogram("fresh_payment_record_delay_seconds",
 ORDERS_EXPIRED = Counter("fresh_orders_expiry", "Due orders the expiry sweep handled, by outcome (closed, paid: paid "
                          "at the last moment, gone: no longer unpaid, deferred: gateway failure, backing off, leased: "
                          "another process had it).", ["outcome"])
+ORDERS_CLOSED = Counter("fresh_orders_closed", "Unpaid orders closed (stock returned), by source (web: the owner's "
+                        "cancel, expiry, admin).", ["source"])
 REFUNDS = Counter("fresh_refunds", "Refund requests sent to Alipay, by outcome (confirmed, retry, refused).",
                   ["outcome"])
 NOTIFY_REFUSED = Counter("fresh_alipay_notify_refused", "Alipay notifies answered `fail`, by reason.", ["reason"])

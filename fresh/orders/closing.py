@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import logging
 
-from fresh import db
+from fresh import db, logs, metrics
 from fresh.errors import Conflict, Unavailable
 from fresh.hooks import Context
 from fresh.live import publish_status
@@ -70,6 +70,9 @@ async def close_order(ctx: Context, order_id: str, *, source: str, detail: str) 
             closed = await close_unpaid(cur, order_id, source=source, detail=detail)
         if not closed:
             return CloseResult.NOT_OPEN
+        metrics.ORDERS_CLOSED.labels(source).inc()
+        logs.event(log, "order_expired" if source == "expiry" else "order_closed", order_id=order_id,
+                   user_id=order["user_id"], source=source)
         await publish_closed(ctx, order)
         return CloseResult.CLOSED
     return CloseResult.RETRY

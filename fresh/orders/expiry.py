@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import aiomysql
 import redis.asyncio as aioredis
 
-from fresh import db, metrics
+from fresh import db, logs, metrics
 from fresh.hooks import Context, Runtime
 from fresh.orders.closing import CloseResult, close_order
 from fresh.orders.status import OrderStatus
@@ -120,8 +120,10 @@ async def expire_orders(ctx: Context, *, limit: int | None = None, concurrency: 
     outcomes: dict[str, Outcome] = {}
 
     async def bounded(order_id: str) -> None:
+        # Each order is a unit of work of its own: its lines (the gateway's answer, the close) carry its id.
         async with semaphore:
-            outcomes[order_id] = await expire_one(ctx, order_id)
+            with logs.unit_of_work(f"expire:{order_id}"):
+                outcomes[order_id] = await expire_one(ctx, order_id)
             metrics.ORDERS_EXPIRED.labels(outcomes[order_id].value).inc()
 
     while True:

@@ -15,10 +15,20 @@ from tornado.testing import bind_unused_port
 from tornado.web import decode_signed_value
 
 from fresh import db, logs, sessions
+from fresh.orders.expiry import expire_orders
 from fresh.payments.watcher import watch_once
 from fresh.settings import ROOT, load_settings
 from tests.helpers import DEFAULT_PASSWORD, Client
-from tests.observability.conftest import json_lines, order_status, pay, place_order, wait_until
+from tests.observability.conftest import (
+    json_lines,
+    moved,
+    order_status,
+    pay,
+    place_order,
+    scrape,
+    series,
+    wait_until,
+)
 
 # The local sandbox gateway runs in the test process: its own lines (Tornado's default access log of the gateway,
 # with the signed query strings an Alipay gateway receives) are the outside party's, not the shop's.
@@ -252,3 +262,32 @@ async def test_app_py_with_fresh_log_format_json_writes_only_json_lines(settings
     missing = [line for line in lines if line.get("route") == "not_found" and line["logger"] == "fresh.access"]
     assert len(missing) == 1 and missing[0]["status"] == 404 and missing[0]["request_id"] != "-"
     assert any(line["message"] == "shutting down" and line["request_id"] == "-" for line in lines)
+
+
+async def test_expiry_and_cancel_log_and_count_each_close_under_its_own_id(app, base_url, catalog, make_buyer,
+                                                                            pool, captured):
+    sku = await catalog(price="4.00", stock=9)
+    buyer = await make_buyer("logger_04", {}, base_url)
+    client = buyer["client"]
+    before = await scrape(client)
+    expiring = (await place_order(client, buyer, sku, count=1)).json()["order_id"]
+    cancelled = (await place_order(client, buyer, sku, count=1)).json()["order_id"]
+    await db.execute(pool, "UPDATE order_info SET expires_at=UTC_TIMESTAMP(6) - INTERVAL 1 SECOND WHERE order_id=%s",
+                     (expiring,))
+    mark = captured.mark()
+    assert (await expire_orders(app)).closed == [expiring]
+    r = await client.post("/order/cancel", {"order_id": cancelled}, ajax=True, headers={"X-Request-Id": "cancel-1"})
+    assert r.code == 200 and r.json()["res"] == 4
+    lines = json_lines(captured.lines("json", shop_records(captured.since(mark))))
+    expired = [line for line in lines if line.get("event") == "order_expired"]
+    assert len(expired) == 1 and expired[0]["order_id"] == expiring and expired[0]["request_id"] == f"expire:{expiring}"
+    assert expired[0]["source"] == "expiry" and expired[0]["user_id"] == buyer["id"]
+    closed = [line for line in lines if line.get("event") == "order_closed"]
+    assert len(closed) == 1 and closed[0]["order_id"] == cancelled and closed[0]["request_id"] == "cancel-1"
+    assert closed[0]["source"] == "web" and closed[0]["route"] == "order_cancel"
+    after = await scrape(client)
+    assert moved(before, after, "fresh_orders_closed", "fresh_orders_expiry") == {
+        series("fresh_orders_closed_total", source="expiry"): 1,
+        series("fresh_orders_closed_total", source="web"): 1,
+        series("fresh_orders_expiry_total", outcome="closed"): 1,
+    }
