@@ -54,3 +54,4 @@ class TooManyRequests(DomainError):
 class Unavailable(DomainError):
     status = 503
     message = "服务暂时不可用，请稍后再试"
+

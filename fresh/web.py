@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import datetime
 import functools
 import ipaddress
 import itertools
@@ -63,6 +64,14 @@ class WebRes(enum.IntEnum):
 XSRF_RES = WebRes.STALE_PAGE
 XSRF_MESSAGE = "页面已过期，请刷新后重试"
 
+
+class StaleForm(Forbidden):
+    """A form or AJAX call sent from a page whose `_xsrf` no longer matches the cookie (expired, cleared or
+    replaced). Raised at the end of BaseHandler.prepare(), once the visitor is known."""
+
+    res = XSRF_RES
+    message = XSRF_MESSAGE
+
 # Headers on every response of the app (nginx sets them too; the app must not depend on it).
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -110,6 +119,7 @@ class Application(tornado.web.Application):
         self.in_flight: weakref.WeakSet[BaseHandler] = weakref.WeakSet()
         self.websockets: weakref.WeakSet[tornado.websocket.WebSocketHandler] = weakref.WeakSet()
         self.last_request_at = 0.0
+        self.jinja.globals["current_year"] = lambda: datetime.date.today().year
         super().__init__(routes, **tornado_settings)
         self.route_names = _route_names(self)
 
@@ -347,6 +357,7 @@ class BaseHandler(tornado.web.RequestHandler):
 
     def initialize(self) -> None:
         self.session: sessions.Session | None = None
+        self.stale_form = False
         self.request_id = request_id_of(self.request)
         self.log_context = logs.LogContext(self.request_id, route_name(self))
         if not isinstance(self, tornado.websocket.WebSocketHandler):
@@ -404,8 +415,22 @@ class BaseHandler(tornado.web.RequestHandler):
     def redis_lane(self):
         return self.application.redis_lane
 
+    def check_xsrf_cookie(self) -> None:
+        """Tornado checks `_xsrf` before prepare(), i.e. before the visitor is known; the check is only noted here
+        and enforced at the end of prepare(), so the stale-form answer shows the real visitor and can re-render
+        the form with what was typed."""
+        try:
+            super().check_xsrf_cookie()
+        except tornado.web.HTTPError:
+            self.stale_form = True
+
     async def prepare(self) -> None:
         self.set_header("X-Request-Id", self.request_id)
+        await self.load_visitor()
+        if self.stale_form:
+            raise StaleForm()
+
+    async def load_visitor(self) -> None:
         claims = sessions.decode_cookie(
             self.get_signed_cookie(sessions.COOKIE_NAME, max_age_days=max(self.cfg.cart.guest_ttl_days,
                                                                           self.cfg.accounts.session_ttl_days))
@@ -530,11 +555,16 @@ class BaseHandler(tornado.web.RequestHandler):
     # --- errors ------------------------------------------------------------------------------------------
 
     def wants_json(self) -> bool:
-        return (
-            self.ajax
-            or self.request.headers.get("X-Requested-With") == "XMLHttpRequest"
-            or "application/json" in self.request.headers.get("Accept", "")
-        )
+        headers = self.request.headers
+        if headers.get("X-Requested-With") == "XMLHttpRequest" or "application/json" in headers.get("Accept", ""):
+            return True
+        # An AJAX endpoint posted by a plain form (a browser without JavaScript) answers like a page.
+        return self.ajax and not self.is_form_navigation()
+
+    def is_form_navigation(self) -> bool:
+        """A browser navigating here itself (a plain form or a link), not a script: it asks for HTML."""
+        headers = self.request.headers
+        return headers.get("X-Requested-With") != "XMLHttpRequest" and "text/html" in headers.get("Accept", "")
 
     def log_exception(self, typ, value, tb) -> None:
         # Tornado's own lines name the full URI (a query string may carry a signature or a token): path only here.
@@ -559,30 +589,64 @@ class BaseHandler(tornado.web.RequestHandler):
             status_code = exc.status
         elif _is_unavailable(exc):
             status_code = 503
-        super().send_error(status_code, **kwargs)
+        if self._headers_written or self.wants_json() or status_code == 304 or self.request.method == "HEAD":
+            super().send_error(status_code, **kwargs)
+            return
+        # The error page shows the visitor's header (name, cart count), which takes a Redis read: it is
+        # rendered in a task that finishes the request (Tornado keeps the connection until finish()).
+        self.clear()
+        self.set_status(status_code)
+        self._error_page = asyncio.ensure_future(self.send_error_page(status_code, exc))
+
+    def error_message(self, status_code: int, exc: BaseException | None) -> tuple[int, str, dict]:
+        """(res, message, extra fields) of an error reply; notes the res for metrics and sends Retry-After."""
+        if isinstance(exc, DomainError):
+            if "retry_after" in exc.extra:
+                self.set_header("Retry-After", str(exc.extra["retry_after"]))
+            self.answered_res = int(exc.res)
+            return exc.res, exc.message, exc.extra
+        if isinstance(exc, tornado.web.HTTPError) and "xsrf" in (exc.log_message or "").lower():
+            return int(XSRF_RES), XSRF_MESSAGE, {}
+        return 0, STATUS_MESSAGES.get(status_code, "服务器开小差了，请稍后再试"), {}
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        extra: dict = {}
-        if isinstance(exc, DomainError):
-            res, message, extra = exc.res, exc.message, exc.extra
-            if "retry_after" in extra:
-                self.set_header("Retry-After", str(extra["retry_after"]))
-            self.answered_res = int(res)
-        else:
-            res = 0
-            message = STATUS_MESSAGES.get(status_code, "服务器开小差了，请稍后再试")
-            if isinstance(exc, tornado.web.HTTPError) and "xsrf" in (exc.log_message or "").lower():
-                res, message = int(XSRF_RES), XSRF_MESSAGE
+        res, message, extra = self.error_message(status_code, kwargs.get("exc_info", (None, None, None))[1])
         if self.wants_json():
             self.set_header("Content-Type", "application/json; charset=UTF-8")
             self.finish(json_encode({"res": res, "errmsg": message, **extra}))
             return
+        self.set_header("Content-Type", "text/plain; charset=UTF-8")
+        self.finish(f"{status_code}: {message}")
+
+    async def send_error_page(self, status_code: int, exc: BaseException | None) -> None:
+        _, message, _ = self.error_message(status_code, exc)
         try:
-            self.finish(self.render_string("error.html", status_code=status_code, message=message))
+            if isinstance(exc, StaleForm) and await self.render_stale_form(exc.message):
+                return
+            try:
+                count = await asyncio.wait_for(self.header_cart_count(), 1.0)
+            except Exception:  # the page that says the shop is unavailable must not wait on Redis
+                count = 0
+            self.finish(self.render_string("error.html", status_code=status_code, message=message,
+                                           cart_count=count, stale=isinstance(exc, StaleForm),
+                                           back=self.same_site_referer()))
         except Exception:
             log.exception("the error page failed to render")
-            self.finish(f"{status_code}: {message}")
+            if not self._finished:
+                self.finish(f"{status_code}: {message}")
+
+    async def render_stale_form(self, message: str) -> bool:
+        """Answer a stale form by showing it again with what was typed and `message`; False when this handler
+        has no form of its own to show (the error page then says the same and links back)."""
+        return False
+
+    def same_site_referer(self) -> str:
+        """The path of the page that sent this request when it is one of ours, else ""."""
+        referer = urlsplit(self.request.headers.get("Referer", ""))
+        if referer.netloc != self.request.host:
+            return ""
+        path = referer.path + (f"?{referer.query}" if referer.query else "")
+        return path if is_safe_next(path) else ""
 
 
 REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)

@@ -29,7 +29,7 @@ def xsrf_field(html: str) -> str:
 
 def body(html: str) -> str:
     """A page without its top bar, cart count and form token."""
-    html = re.sub(r'<div class="top-bar">.*?</div>\s*</div>\s*</div>', "", html, flags=re.S)
+    html = re.sub(r'<div class="top-bar">.*?</nav>\s*</div>\s*</div>', "", html, flags=re.S)
     return re.sub(r'id="show_count">\d+|value="[^"]+"', "", html)
 
 
