@@ -14,6 +14,7 @@ ROUTES = [
     url(r"/goods/([0-9]+)", h.DetailHandler, name="detail"),
     url(r"/list/([0-9]+)/([0-9]+)", h.ListHandler, name="list"),
     url(r"/search", h.SearchHandler, name="search"),
+    *[url(f"/{name}", h.InfoPageHandler, {"name": name}, name=name) for name in h.INFO_PAGES],
 ]
 
 HOOKS = Hooks(user_history=user_history)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlencode
 
 from fresh import sessions
 from fresh.catalog import goods, history, index, pages, search
@@ -116,6 +118,16 @@ class DetailHandler(CatalogHandler):
     async def get(self, sku_id: str) -> None:
         version = await self.page_state()
         sku_id = _int_path(sku_id)
+        notice = self.arg("notice")
+        if notice in DETAIL_NOTICES:
+            # A plain form's answer (no JavaScript): this visitor's own page with the notice, not the shared one.
+            ctx = await self.detail_context(sku_id, version)
+            count = self.arg("count")[:6]
+            ctx.update(notice=notice, notice_count=count,
+                       notice_text=detail_notice_text(notice, ctx["sku"], count, self.int_arg("in_cart") or 0,
+                                                      self.cfg.cart.max_count))
+            await self.render("catalog/detail.html", **ctx)
+            return
         page = await self.reusable_page(("detail", sku_id), version, self.cfg.catalog.page_cache_ttl,
                                         "catalog/detail.html", lambda: self.detail_context(sku_id, version))
         if self.current_user:  # only once the page exists, i.e. the SKU is on sale
@@ -125,11 +137,13 @@ class DetailHandler(CatalogHandler):
 
     async def detail_context(self, sku_id: int, version: str) -> dict:
         sku = await goods.get_detail(self.db, sku_id)
-        new = await goods.new_skus(self.db, type_id=sku["type_id"])
+        # 新品推荐 recommends other goods: the SKU itself is left out.
+        new = [s for s in await goods.new_skus(self.db, type_id=sku["type_id"], limit=3) if s["id"] != sku_id][:2]
         # Comments live with orders, which come after the catalog: they reach this page through a hook.
         comments = self.application.hooks.sku_comments
         sku["comments"] = await comments(self.application, sku["id"]) if comments else []
-        return {"sku": sku, "new_skus": new, "categories": await self.categories(version)}
+        return {"sku": sku, "new_skus": new, "categories": await self.categories(version),
+                "max_count": self.cfg.cart.max_count, "notice": "", "notice_text": "", "notice_count": ""}
 
 
 class ListHandler(CatalogHandler):
@@ -137,8 +151,18 @@ class ListHandler(CatalogHandler):
         version = await self.page_state()
         category = await goods.get_type(self.db, _int_path(type_id))
         sort = goods.clean_sort(self.arg("sort"))
-        result = await goods.list_skus(self.db, self.redis, type_id=category["id"], page=_int_path(page), sort=sort,
-                                       size=self.cfg.catalog.page_size, version=version)
+        asked = _int_path(page)
+        size = self.cfg.catalog.page_size
+        total = await goods.category_count(self.db, self.redis, type_id=category["id"],
+                                           cap=goods.LIST_MAX_PAGES * size, version=version)
+        last = max(1, math.ceil(total / size))
+        if not 1 <= asked <= last:
+            # Beyond the last page (a list that shrank since the link was made): the nearest page, at its own URL.
+            nearest = min(max(asked, 1), last)
+            self.redirect(self.reverse_url("list", category["id"], nearest) + "?" + urlencode({"sort": sort}))
+            return
+        result = await goods.list_skus(self.db, self.redis, type_id=category["id"], page=asked, sort=sort,
+                                       size=size, version=version)
         new = await goods.new_skus(self.db, type_id=category["id"])
         await self.render("catalog/list.html", category=category, page=result, sort=sort, new_skus=new,
                           categories=await self.categories(version))
@@ -163,6 +187,39 @@ class SearchHandler(CatalogHandler):
 
 
 SEARCH_SORTS = (("relevance", "综合"), ("price", "价格"), ("hot", "人气"), ("new", "新品"))
+
+
+# Notices a plain form post (no JavaScript) brings back to the detail page (fresh.cart.handlers.detail_notice).
+DETAIL_NOTICES = ("added", "no_stock", "bad_count", "gone")
+
+
+def detail_notice_text(notice: str, sku: dict, count: str, in_cart: int, max_count: int) -> str:
+    if notice == "added":
+        return f"已加入购物车{count}件"
+    if notice == "no_stock":
+        if sku["stock"] <= 0:
+            return "该商品已售罄"
+        if in_cart:
+            return f"库存不足：库存{sku['stock']}件，购物车中已有{in_cart}件"
+        return f"库存不足：库存{sku['stock']}件"
+    if notice == "bad_count":
+        return f"请输入1到{min(max_count, max(sku['stock'], 1))}之间的整数（每种商品最多{max_count}件）"
+    return "该商品已下架"
+
+
+# The footer's pages: path name -> page title (templates/pages/<name>.html).
+INFO_PAGES = {"about": "关于我们", "contact": "联系我们", "jobs": "招聘人才", "links": "友情链接"}
+
+
+class InfoPageHandler(CatalogHandler):
+    def initialize(self, name: str) -> None:  # type: ignore[override]
+        super().initialize()
+        self.name = name
+
+    async def get(self) -> None:
+        await self.page_state()
+        await self.render(f"pages/{self.name}.html", title=INFO_PAGES[self.name], page_name=self.name,
+                          info_pages=INFO_PAGES)
 
 
 def _int_path(value: str) -> int:

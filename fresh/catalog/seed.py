@@ -151,17 +151,17 @@ def draw_pictures(media: Path) -> int:
         if path := need(sku_path(sku_id)):
             pictures.sku_picture(path, kind=kind, name=name, seed=sku_id)
             drawn += 1
-    for type_id, _n, _l, title, subtitle, kind, colors in TYPES:
-        if path := need(f"types/poster_{type_id}.png"):
-            pictures.poster_picture(path, kind=kind, title=title, subtitle=subtitle, colors=colors)
+    for type_id, _n, _l, _title, _subtitle, kind, colors in TYPES:
+        if path := need(poster_path(type_id)):
+            pictures.poster_picture(path, kind=kind, colors=colors)
             drawn += 1
-    for banner_id, _sku, title, subtitle, kinds, colors in BANNERS:
-        if path := need(f"banner/banner_{banner_id}.png"):
-            pictures.banner_picture(path, kinds=kinds, title=title, subtitle=subtitle, colors=colors)
+    for banner_id, _sku, _title, _subtitle, kinds, colors in BANNERS:
+        if path := need(banner_path(banner_id)):
+            pictures.banner_picture(path, kinds=kinds, colors=colors)
             drawn += 1
-    for promo_id, _n, _u, title, subtitle, kind, colors in PROMOTIONS:
-        if path := need(f"promotion/promo_{promo_id}.png"):
-            pictures.promo_picture(path, kind=kind, title=title, subtitle=subtitle, colors=colors)
+    for promo_id, _n, _u, _title, _subtitle, kind, colors in PROMOTIONS:
+        if path := need(promo_path(promo_id)):
+            pictures.promo_picture(path, kind=kind, colors=colors)
             drawn += 1
     return drawn
 
@@ -170,14 +170,40 @@ def sku_path(sku_id: int) -> str:
     return f"goods/sku_{sku_id}.png"
 
 
+# The `_art` pictures carry no text (their copy is HTML since 0005); the older ones with the copy drawn in are
+# replaced in rows that still point at them (see _ADOPT), so seeding an existing shop does not show it twice.
+def poster_path(type_id: int) -> str:
+    return f"types/poster_{type_id}_art.png"
+
+
+def banner_path(banner_id: int) -> str:
+    return f"banner/banner_{banner_id}_art.png"
+
+
+def promo_path(promo_id: int) -> str:
+    return f"promotion/promo_{promo_id}_art.png"
+
+
+# On an existing row: the new picture only over the old demo one, the copy only where there is none (a picture or
+# copy staff changed is kept). `%%` because pymysql formats these statements when it does not batch them.
+_ADOPT_POSTER = (" ON DUPLICATE KEY UPDATE image=IF(image LIKE 'types/poster\\_%%', VALUES(image), image),"
+                 " slogan=IF(slogan='', VALUES(slogan), slogan),"
+                 " slogan_sub=IF(slogan_sub='', VALUES(slogan_sub), slogan_sub)")
+_ADOPT_BANNER = (" ON DUPLICATE KEY UPDATE image=IF(image LIKE 'banner/banner\\_%%', VALUES(image), image),"
+                 " title=IF(title='', VALUES(title), title), subtitle=IF(subtitle='', VALUES(subtitle), subtitle)")
+_ADOPT_PROMO = (" ON DUPLICATE KEY UPDATE image=IF(image LIKE 'promotion/promo\\_%%', VALUES(image), image),"
+                " title=IF(title='', VALUES(title), title), subtitle=IF(subtitle='', VALUES(subtitle), subtitle)")
+
+
 async def seed_catalog(pool, redis, cfg: Settings, *, demo: bool) -> None:
     """Load the demo catalog (insert-if-absent) and draw its missing pictures."""
     drawn = await asyncio.to_thread(draw_pictures, cfg.var_path / "media")
     keep = " ON DUPLICATE KEY UPDATE id=id"
     async with db.transaction(pool) as cur:
         await cur.executemany(
-            "INSERT INTO goods_types (id, name, logo, image) VALUES (%s, %s, %s, %s)" + keep,
-            [(t[0], t[1], t[2], f"types/poster_{t[0]}.png") for t in TYPES])
+            "INSERT INTO goods_types (id, name, logo, image, slogan, slogan_sub) VALUES (%s, %s, %s, %s, %s, %s)"
+            + _ADOPT_POSTER,
+            [(t[0], t[1], t[2], poster_path(t[0]), t[3], t[4]) for t in TYPES])
         await cur.executemany("INSERT INTO goods (id, name, detail) VALUES (%s, %s, %s)" + keep,
                               [(spu_id, name, detail) for spu_id, (name, detail) in SPUS.items()])
         await cur.executemany(
@@ -185,11 +211,13 @@ async def seed_catalog(pool, redis, cfg: Settings, *, demo: bool) -> None:
             " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 1)" + keep,
             [(s[0], s[1], s[2], s[3], s[4], Decimal(s[5]), s[6], sku_path(s[0]), s[7], s[8]) for s in SKUS])
         await cur.executemany(
-            "INSERT INTO index_banners (id, sku_id, image, `index`) VALUES (%s, %s, %s, %s)" + keep,
-            [(b[0], b[1], f"banner/banner_{b[0]}.png", b[0]) for b in BANNERS])
+            "INSERT INTO index_banners (id, sku_id, image, `index`, title, subtitle) VALUES (%s, %s, %s, %s, %s, %s)"
+            + _ADOPT_BANNER,
+            [(b[0], b[1], banner_path(b[0]), b[0], b[2], b[3]) for b in BANNERS])
         await cur.executemany(
-            "INSERT INTO index_promotions (id, name, url, image, `index`) VALUES (%s, %s, %s, %s, %s)" + keep,
-            [(p[0], p[1], p[2], f"promotion/promo_{p[0]}.png", p[0]) for p in PROMOTIONS])
+            "INSERT INTO index_promotions (id, name, url, image, `index`, title, subtitle)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s)" + _ADOPT_PROMO,
+            [(p[0], p[1], p[2], promo_path(p[0]), p[0], p[3], p[4]) for p in PROMOTIONS])
         rows = []
         for type_id, (titles, goods) in FLOORS.items():
             for n, sku_id in enumerate(titles):

@@ -477,32 +477,30 @@ def sku_picture(path: Path, *, kind: str, name: str, seed: int) -> None:
     _save(img, path, (w, h))
 
 
-def banner_picture(path: Path, *, kinds: list[str], title: str, subtitle: str, colors: tuple[str, str]) -> None:
-    """A 760×270 carousel slide: a slogan on the left, a row of drawn goods on the right."""
+# Slides, tiles and posters carry no text: their copy (goods_types.slogan, index_banners.title, ...) is HTML laid
+# over the picture, so it stays readable, translatable and editable without redrawing. The left part of each is
+# left plain for it.
+
+def banner_picture(path: Path, *, kinds: list[str], colors: tuple[str, str]) -> None:
+    """A 760×270 carousel slide: room for the copy on the left, a row of drawn goods on the right."""
     w, h = 760, 270
     img, d = _canvas(w, h, *colors)
-    _text(d, (60 * SS, 105 * SS), title, 40 * SS, "#ffffff", "lm")
-    _text(d, (62 * SS, 160 * SS), subtitle, 18 * SS, "#ffffff", "lm")
     for i, kind in enumerate(kinds):
         ITEMS[kind](d, (380 + i * 120) * SS, (130 + (i % 2) * 20) * SS, 62 * SS)
     _save(img, path, (w, h))
 
 
-def promo_picture(path: Path, *, kind: str, title: str, subtitle: str, colors: tuple[str, str]) -> None:
-    """A 240×135 promotion tile."""
+def promo_picture(path: Path, *, kind: str, colors: tuple[str, str]) -> None:
+    """A 240×135 promotion tile: room for the copy on the left, a drawn item on the right."""
     w, h = 240, 135
     img, d = _canvas(w, h, *colors)
-    _text(d, (16 * SS, 45 * SS), title, 22 * SS, "#ffffff", "lm")
-    _text(d, (16 * SS, 80 * SS), subtitle, 12 * SS, "#ffffff", "lm")
     ITEMS[kind](d, 185 * SS, 80 * SS, 42 * SS)
     _save(img, path, (w, h))
 
 
-def poster_picture(path: Path, *, kind: str, title: str, subtitle: str, colors: tuple[str, str]) -> None:
-    """A 200×300 floor poster: a big slogan over a drawn item."""
+def poster_picture(path: Path, *, kind: str, colors: tuple[str, str]) -> None:
+    """A 200×300 floor poster: room for the slogan at the top, a drawn item below."""
     w, h = 200, 300
     img, d = _canvas(w, h, *colors)
-    _text(d, (20 * SS, 50 * SS), title, 28 * SS, "#ffffff", "lm")
-    _text(d, (20 * SS, 88 * SS), subtitle, 14 * SS, "#ffffff", "lm")
     ITEMS[kind](d, 100 * SS, 210 * SS, 70 * SS)
     _save(img, path, (w, h))

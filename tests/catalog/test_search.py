@@ -14,7 +14,7 @@ from fresh.catalog.search import MAX_CHARS, SearchMode, like_pattern, sync_searc
 
 
 def found(html: str) -> list[str]:
-    return [unescape(n) for n in re.findall(r'<h4><a href="/goods/\d+" title="([^"]*)">', html)]
+    return [unescape(n) for n in re.findall(r'<h3><a href="/goods/\d+" title="([^"]*)">', html)]
 
 
 async def get_found(client, query: str, **params) -> list[str]:
