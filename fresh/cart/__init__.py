@@ -28,6 +28,7 @@ ROUTES = [
     url(r"/cart", h.CartHandler, name="cart"),
     url(r"/cart/", RedirectHandler, {"url": "/cart"}),
     url(r"/cart/add", h.CartAddHandler, name="cart_add"),
+    url(r"/cart/buy", h.CartBuyHandler, name="cart_buy"),
     url(r"/cart/update", h.CartUpdateHandler, name="cart_update"),
     url(r"/cart/delete", h.CartDeleteHandler, name="cart_delete"),
 ]

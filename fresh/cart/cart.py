@@ -125,6 +125,12 @@ if redis.call('HEXISTS', KEYS[2], ARGV[2]) == 0 then return {3, 0} end
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
 """ + _TOUCH + _TOTAL + "return {5, total}"
 
+# KEYS: session, cart. ARGV: uid, sku_id, count, ttl. 立即购买: the line becomes exactly the chosen count, whether
+# or not the SKU was in the cart (the caller checked stock and the limit).
+SET_LUA = _SESSION_CHECK + """
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+""" + _TOUCH + _TOTAL + "return {5, total}"
+
 # KEYS: session, cart. ARGV: uid, sku_id, ttl.
 DELETE_LUA = _SESSION_CHECK + """
 local removed = redis.call('HDEL', KEYS[2], ARGV[2])
@@ -154,7 +160,7 @@ return merged
 """
 
 _SCRIPTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_SOURCES = {"add": ADD_LUA, "update": UPDATE_LUA, "delete": DELETE_LUA, "merge": MERGE_LUA}
+_SOURCES = {"add": ADD_LUA, "update": UPDATE_LUA, "set": SET_LUA, "delete": DELETE_LUA, "merge": MERGE_LUA}
 
 
 def _script(redis: aioredis.Redis | Lane, name: str) -> AsyncScript | LaneScript:
@@ -230,6 +236,7 @@ async def load_lines(pool, redis: aioredis.Redis, session: Session | None) -> li
         lines.append({
             **sku, "count": count, "amount": sku["price"] * count, "image_url": goods.image_url(sku["image"]),
             "on_sale": sku["status"] == 1, "available": sku["status"] == 1 and sku["stock"] >= count,
+            "sold_out": sku["stock"] <= 0,
         })
     return lines
 
@@ -267,6 +274,17 @@ async def update_count(redis: aioredis.Redis, *, session: Session, sku_id: int, 
         raise SessionEnded()
     if code == AddRes.NO_SKU:
         raise NotFound("商品不存在", res=AddRes.NO_SKU)
+    return value
+
+
+async def set_count(redis: aioredis.Redis, *, session: Session, sku_id: int, count: int, guest_ttl: int) -> int:
+    """Make the SKU's line exactly `count`, adding it when absent (the caller checked stock); return the total."""
+    code, value = await _script(redis, "set")(
+        keys=[session_key(session.sid), owner_key(session)],
+        args=[session.user_id, sku_id, count, _ttl(session, guest_ttl)],
+    )
+    if code == 0:
+        raise SessionEnded()
     return value
 
 

@@ -1,22 +1,45 @@
-"""Cart HTTP handlers: the page and the three AJAX endpoints of the original (res codes + HTTP statuses)."""
+"""Cart HTTP handlers: the page, the original's AJAX endpoints (res codes + HTTP statuses) and 立即购买.
+
+Every endpoint also takes a plain form post from a browser without JavaScript (BaseHandler.is_form_navigation):
+it then answers with a redirect to the page to show next, carrying a notice code (never text) for that page.
+"""
 
 from __future__ import annotations
 
 from enum import IntEnum
+from urllib.parse import urlencode
 
 from fresh import metrics
 from fresh.cart import cart
 from fresh.catalog import goods
-from fresh.errors import BadRequest, Conflict, NotFound
+from fresh.errors import BadRequest, Conflict, DomainError, NotFound
 from fresh.web import BaseHandler
+
+# Notice codes the cart and detail pages turn into messages (CART_NOTICES here, catalog.handlers for detail).
+CART_NOTICES = {
+    "updated": "数量已更新",
+    "deleted": "已从购物车删除",
+}
+
+
+def count_refusal(exc: DomainError) -> str:
+    """The notice code of a refused count (for the page the browser goes back to)."""
+    if exc.res == cart.AddRes.NO_STOCK:
+        return "no_stock"
+    if exc.res == cart.AddRes.BAD_COUNT:
+        return "bad_count"
+    return "gone"
 
 
 class CartHandler(BaseHandler):
     async def get(self) -> None:
         lines = await cart.load_lines(self.db, self.redis, self.session)
         total_count = sum(line["count"] for line in lines)
+        notice_sku = self.int_arg("sku")
+        notice = self.arg("notice")
         await self.render("cart/cart.html", lines=lines, total_count=total_count, cart_count=total_count,
-                          max_count=self.cfg.cart.max_count)
+                          max_count=self.cfg.cart.max_count, notice=CART_NOTICES.get(notice, ""),
+                          row_notice=notice if notice in ("no_stock", "bad_count") else "", notice_sku=notice_sku)
 
 
 class CartAjaxHandler(BaseHandler):
@@ -62,7 +85,28 @@ class CartAddHandler(CartAjaxHandler):
     cart_op = "add"
 
     async def post(self) -> None:
+        if self.is_form_navigation():
+            await self.post_form()
+            return
         sku_id, count = cart.clean_line(self.arg("sku_id"), self.arg("count"), max_count=self.cfg.cart.max_count)
+        self.reply(cart.AddRes.OK, "添加成功", total_count=await self.add_line(sku_id, count))
+
+    async def post_form(self) -> None:
+        """Without JavaScript: add, then back to the detail page saying so (or why not, keeping the count)."""
+        sku_id = cart.clean_sku_id(self.arg("sku_id"))
+        if sku_id is None:
+            raise NotFound("商品不存在", res=cart.AddRes.NO_SKU)
+        typed = self.arg("count")[:6]
+        try:
+            sku_id, count = cart.clean_line(self.arg("sku_id"), typed, max_count=self.cfg.cart.max_count)
+            await self.add_line(sku_id, count)
+        except (BadRequest, Conflict) as exc:
+            self.redirect(detail_notice(self, sku_id, count_refusal(exc), typed, exc.extra.get("in_cart", 0)))
+            return
+        self.redirect(detail_notice(self, sku_id, "added", str(count)))
+
+    async def add_line(self, sku_id: int, count: int) -> int:
+        """Add `count` of the SKU to the visitor's cart (a guest session starts if needed); the new total."""
         version, stock = await self.cached_stock(sku_id)
         if count > stock:
             # Refused before any session starts; a refusal is confirmed by a fresh read (the cache may predate
@@ -80,7 +124,7 @@ class CartAddHandler(CartAjaxHandler):
                 raise
             # A guest whose session expired simply starts a new guest cart.
             total = await self.add(await self.ensure_session(), sku_id, count, version, stock)
-        self.reply(cart.AddRes.OK, "添加成功", total_count=total)
+        return total
 
     async def cached_stock(self, sku_id: int) -> tuple[str, int]:
         version, sku = await goods.cart_sku(self.db, self.redis, sku_id, ttl=self.cfg.cart.sku_cache_ttl)
@@ -101,23 +145,97 @@ class CartAddHandler(CartAjaxHandler):
             return await cart.add_to_cart(self.redis_lane, stock=stock, **args)
 
 
+class CartBuyHandler(CartAddHandler):
+    """POST /cart/buy (立即购买): the SKU's cart line becomes exactly the chosen count, then the confirmation page
+    for that SKU alone. AJAX gets {"res": 5, "next": url}; a plain form the redirect itself."""
+
+    cart_op = "buy"
+
+    async def post(self) -> None:
+        form = self.is_form_navigation()
+        typed = self.arg("count")[:6]
+        sku_id = cart.clean_sku_id(self.arg("sku_id"))
+        try:
+            sku_id, count = cart.clean_line(self.arg("sku_id"), typed, max_count=self.cfg.cart.max_count)
+            await self.set_line(sku_id, count)
+        except (BadRequest, Conflict) as exc:
+            if not form or sku_id is None:
+                raise
+            self.redirect(detail_notice(self, sku_id, count_refusal(exc), typed))
+            return
+        target = self.reverse_url("order_place") + "?" + urlencode({"sku_ids": sku_id})
+        if form:
+            self.redirect(target)
+        else:
+            self.reply(cart.AddRes.OK, "请确认订单", next=target)
+
+    async def set_line(self, sku_id: int, count: int) -> None:
+        sku = await self.on_sale_sku(sku_id)
+        if count > sku["stock"]:
+            raise Conflict("商品库存不足", res=cart.AddRes.NO_STOCK, stock=sku["stock"])
+        session = await self.ensure_session()
+        args = dict(sku_id=sku_id, count=count, guest_ttl=self.cfg.cart.guest_ttl_days * 86400)
+        try:
+            await cart.set_count(self.redis, session=session, **args)
+        except cart.SessionEnded:
+            self.session_ended()
+            if not session.is_guest:
+                raise
+            await cart.set_count(self.redis, session=await self.ensure_session(), **args)
+
+
 class CartUpdateHandler(CartAjaxHandler):
+    """POST /cart/update. The cart page's +/− buttons post here without JavaScript too (sku_id and count in the
+    button's formaction), as does its 更新 button (the row's box, `count_<sku_id>`)."""
+
     cart_op = "update"
 
     async def post(self) -> None:
-        sku_id, count = cart.clean_line(self.arg("sku_id"), self.arg("count"), max_count=self.cfg.cart.max_count)
+        form = self.is_form_navigation()
+        sku_raw = self.arg("sku_id")
+        if form and not sku_raw:
+            await self.update_all()
+            return
+        typed = self.arg("count") or (self.arg(f"count_{sku_raw}") if form and sku_raw.isdigit() else "")
+        try:
+            sku_id, count = cart.clean_line(sku_raw, typed[:7], max_count=self.cfg.cart.max_count)
+            total = await self.update(sku_id, count)
+        except (BadRequest, Conflict) as exc:
+            if not form:
+                raise
+            self.redirect(cart_notice(self, count_refusal(exc), cart.clean_sku_id(sku_raw)))
+            return
+        if form:
+            self.redirect(cart_notice(self, "updated", sku_id))
+        else:
+            self.reply(cart.AddRes.OK, "更新成功", total_count=total)
+
+    async def update_all(self) -> None:
+        """Without JavaScript, Enter in a quantity box saves every box of the cart (`count_<sku_id>` fields)."""
+        for name in self.request.arguments:
+            if not name.startswith("count_") or len(name) > 20:
+                continue
+            sku_raw = name[len("count_"):]
+            try:
+                sku_id, count = cart.clean_line(sku_raw, self.arg(name)[:7], max_count=self.cfg.cart.max_count)
+                await self.update(sku_id, count)
+            except (BadRequest, Conflict) as exc:
+                self.redirect(cart_notice(self, count_refusal(exc), cart.clean_sku_id(sku_raw)))
+                return
+        self.redirect(cart_notice(self, "updated", None))
+
+    async def update(self, sku_id: int, count: int) -> int:
         sku = await self.on_sale_sku(sku_id)
         if count > sku["stock"]:
             raise Conflict("商品库存不足", res=cart.AddRes.NO_STOCK, stock=sku["stock"])
         if self.session is None:
             raise NotFound("商品不存在", res=cart.AddRes.NO_SKU)
         try:
-            total = await cart.update_count(self.redis, session=self.session, sku_id=sku_id, count=count,
-                                            guest_ttl=self.cfg.cart.guest_ttl_days * 86400)
+            return await cart.update_count(self.redis, session=self.session, sku_id=sku_id, count=count,
+                                           guest_ttl=self.cfg.cart.guest_ttl_days * 86400)
         except cart.SessionEnded:
             self.session_ended()
             raise
-        self.reply(cart.AddRes.OK, "更新成功", total_count=total)
 
 
 class CartDeleteHandler(CartAjaxHandler):
@@ -136,4 +254,26 @@ class CartDeleteHandler(CartAjaxHandler):
         except cart.SessionEnded:
             self.session_ended()
             raise
-        self.reply(cart.DeleteRes.OK, "删除成功", total_count=total)
+        except NotFound:
+            if not self.is_form_navigation():
+                raise
+            total = 0  # already gone (another tab): the shopper's wish is met
+        if self.is_form_navigation():
+            self.redirect(cart_notice(self, "deleted", None))
+        else:
+            self.reply(cart.DeleteRes.OK, "删除成功", total_count=total)
+
+
+def detail_notice(handler: BaseHandler, sku_id: int, notice: str, count: str, in_cart: int = 0) -> str:
+    """The detail page URL that shows `notice` next to the quantity box, the typed count kept."""
+    query = {"notice": notice, "count": count}
+    if in_cart:
+        query["in_cart"] = in_cart
+    return handler.reverse_url("detail", sku_id) + "?" + urlencode(query)
+
+
+def cart_notice(handler: BaseHandler, notice: str, sku_id: int | None) -> str:
+    query: dict = {"notice": notice}
+    if sku_id is not None:
+        query["sku"] = sku_id
+    return handler.reverse_url("cart") + "?" + urlencode(query) + (f"#sku{sku_id}" if sku_id else "")

@@ -1,5 +1,7 @@
 /* Cart page: select one / all, totals of the checked rows, +/-/typed counts and delete over AJAX.
-   A count changes on the page only after the server accepted it; a refused one goes back to its old value. */
+   A count changes on the page only after the server accepted it; a refused one goes back to its old value, and
+   the reason shows next to the box (.row-tip), never in an alert. Without JavaScript the same buttons post the
+   form to their formaction and the server redirects back. */
 (function () {
   'use strict';
   var form = document.getElementById('cart_form');
@@ -7,7 +9,8 @@
   var maxCount = parseInt(form.getAttribute('data-max-count'), 10) || 999;
   var checkAll = document.getElementById('check_all');
 
-  var post = window.dailyfresh.post;
+  var df = window.dailyfresh;
+  var post = df.post;
 
   function money(cents) {
     var rest = cents % 100;
@@ -17,6 +20,21 @@
   function rows() { return Array.prototype.slice.call(form.querySelectorAll('.cart-row')); }
   function box(row) { return row.querySelector('.col-check input'); }
   function count(row) { return parseInt(row.getAttribute('data-count'), 10); }
+  function limit(row) { return parseInt(row.getAttribute('data-limit'), 10) || maxCount; }
+  function tip(row) { return row.querySelector('.row-tip'); }
+  function limitText(row) {
+    var stock = parseInt(row.getAttribute('data-stock'), 10);
+    return stock < maxCount ? '库存仅剩' + stock + '件' : '每种商品最多' + maxCount + '件';
+  }
+
+  // The +/- state and the note under the box for the row's current count.
+  function settleRow(row) {
+    if (row.classList.contains('off-sale') || row.classList.contains('sold-out')) { return; }
+    var n = count(row);
+    row.querySelector('.plus').disabled = n >= limit(row);
+    row.querySelector('.minus').disabled = n <= 1;
+    df.say(tip(row), n >= limit(row) ? limitText(row) : '', '');
+  }
 
   function refreshTotals() {
     var cents = 0, num = 0, enabled = 0, checked = 0;
@@ -58,6 +76,7 @@
     Array.prototype.forEach.call(row.querySelectorAll('.stepper button, .stepper input, .delete'), function (el) {
       el.disabled = busy || (offSale && !el.classList.contains('delete'));
     });
+    if (!busy) { settleRow(row); }
   }
 
   function changeCount(row, wanted) {
@@ -77,9 +96,17 @@
           if (tag && !row.classList.contains('off-sale')) { tag.parentNode.removeChild(tag); box(row).disabled = false; }
           setAllCount(reply.total_count);
           refreshTotals();
+          settleRow(row);
         } else {
           input.value = old;
-          window.alert(reply.errmsg || '更新失败');
+          if (reply.res === 4 && typeof reply.stock === 'number') {
+            row.setAttribute('data-stock', reply.stock);
+            row.setAttribute('data-limit', Math.min(reply.stock, maxCount));
+            settleRow(row);
+            df.say(tip(row), reply.stock > 0 ? '库存不足：仅剩' + reply.stock + '件' : '该商品已售罄', 'error');
+          } else {
+            df.sayRefusal(tip(row), reply, '更新失败，请稍后再试');
+          }
         }
       });
   }
@@ -87,9 +114,11 @@
   form.addEventListener('click', function (event) {
     var target = event.target;
     var row = target.closest('.cart-row');
-    if (!row) { return; }
+    if (!row || target.tagName !== 'BUTTON') { return; }
+    // The buttons are the no-JavaScript form's too: here the page changes in place instead.
+    event.preventDefault();
     if (target.classList.contains('plus')) {
-      if (count(row) >= maxCount) { window.alert('商品数目出错（每种商品最多' + maxCount + '件）'); return; }
+      if (count(row) >= limit(row)) { df.say(tip(row), limitText(row), 'error'); return; }
       changeCount(row, count(row) + 1);
     } else if (target.classList.contains('minus')) {
       if (count(row) > 1) { changeCount(row, count(row) - 1); }
@@ -102,7 +131,7 @@
           removeRow(row, reply.total_count);
         } else {
           setBusy(row, false);
-          window.alert(reply.errmsg || '删除失败');
+          df.sayRefusal(tip(row), reply, '删除失败，请稍后再试');
         }
       });
     }
@@ -119,9 +148,14 @@
       var row = target.closest('.cart-row');
       var text = target.value.trim();
       var wanted = /^[0-9]{1,6}$/.test(text) ? parseInt(text, 10) : NaN;
-      if (!(wanted >= 1 && wanted <= maxCount)) {
+      if (!(wanted >= 1)) {
         target.value = count(row);
-        window.alert('商品数目出错（1-' + maxCount + '的整数）');
+        df.say(tip(row), '请输入1到' + limit(row) + '之间的整数', 'error');
+        return;
+      }
+      if (wanted > limit(row)) {
+        target.value = count(row);
+        df.say(tip(row), limitText(row) + '，请输入1到' + limit(row) + '之间的整数', 'error');
         return;
       }
       changeCount(row, wanted);
@@ -137,9 +171,10 @@
   });
 
   form.addEventListener('submit', function (event) {
+    if (event.submitter && event.submitter.id !== 'settle') { event.preventDefault(); return; }
     if (!form.querySelector('input[name="sku_ids"]:checked')) {
       event.preventDefault();
-      window.alert('请先选择要结算的商品');
+      df.say(document.getElementById('settle_tip'), '请先选择要结算的商品', 'error');
     }
   });
 

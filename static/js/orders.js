@@ -3,7 +3,8 @@
 (function () {
   "use strict";
 
-  var post = window.dailyfresh.post;
+  var df = window.dailyfresh;
+  var post = df.post;
 
   /* Confirmation page. The idem_key stays the same for every click on this page, so a double click or a retry
      after a network failure returns the first order instead of creating a second one. */
@@ -12,8 +13,9 @@
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
       var btn = document.getElementById("order_btn");
+      var tip = document.getElementById("order_tip");
       var addr = form.querySelector("input[name=addr_id]:checked");
-      if (!addr) { alert("请选择收货地址"); return; }
+      if (!addr) { df.say(tip, "请选择收货地址", "error"); return; }
       btn.disabled = true;
       post(form.action, {
         addr_id: addr.value,
@@ -27,7 +29,7 @@
           setTimeout(function () { window.location.href = form.getAttribute("data-done-url"); }, 3000);
         } else {
           btn.disabled = false;
-          alert(data.errmsg || data.message || "下单失败");
+          df.sayRefusal(tip, data, "下单失败，请稍后再试");
         }
       });
     });
