@@ -16,6 +16,8 @@ ROUTES = [
     url(r"/user/", RedirectHandler, {"url": "/user"}),
     url(r"/user/address", h.AddressHandler, name="address"),
     url(r"/user/address/default", h.AddressDefaultHandler, name="address_default"),
+    url(r"/user/address/([0-9]+)", h.AddressEditHandler, name="address_edit"),
+    url(r"/user/address/([0-9]+)/delete", h.AddressDeleteHandler, name="address_delete"),
 ]
 
 SEED = seed_accounts

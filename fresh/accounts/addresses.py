@@ -99,3 +99,36 @@ async def set_default_address(pool: aiomysql.Pool, *, user_id: int, addr_id: int
         if await cur.fetchone() is None:
             raise NotFound("地址不存在")
         await cur.execute("UPDATE addresses SET is_default=(id=%s) WHERE user_id=%s", (addr_id, user_id))
+
+
+async def update_address(pool: aiomysql.Pool, *, user_id: int, addr_id: int, fields: dict[str, str],
+                         make_default: bool) -> None:
+    """Change one of the user's addresses (and make it the default when asked); another user's is NotFound."""
+    async with db.transaction(pool) as cur:
+        # The same lock as add_address: a concurrent add must not also take the default.
+        await cur.execute("SELECT id FROM users WHERE id=%s FOR UPDATE", (user_id,))
+        await cur.execute("SELECT id FROM addresses WHERE id=%s AND user_id=%s", (addr_id, user_id))
+        if await cur.fetchone() is None:
+            raise NotFound("地址不存在")
+        await cur.execute(
+            "UPDATE addresses SET receiver=%s, addr=%s, zip_code=%s, phone=%s WHERE id=%s AND user_id=%s",
+            (fields["receiver"], fields["addr"], fields["zip_code"], fields["phone"], addr_id, user_id),
+        )
+        if make_default:
+            await cur.execute("UPDATE addresses SET is_default=(id=%s) WHERE user_id=%s", (addr_id, user_id))
+
+
+async def delete_address(pool: aiomysql.Pool, *, user_id: int, addr_id: int) -> None:
+    """Delete one of the user's addresses; when it was the default, the oldest remaining one becomes it.
+
+    Orders keep their own copy of the address (order_info's receiver/addr/zip_code/phone), so past orders are
+    unaffected."""
+    async with db.transaction(pool) as cur:
+        await cur.execute("SELECT id FROM users WHERE id=%s FOR UPDATE", (user_id,))
+        await cur.execute("SELECT is_default FROM addresses WHERE id=%s AND user_id=%s", (addr_id, user_id))
+        row = await cur.fetchone()
+        if row is None:
+            raise NotFound("地址不存在")
+        await cur.execute("DELETE FROM addresses WHERE id=%s AND user_id=%s", (addr_id, user_id))
+        if row["is_default"]:
+            await cur.execute("UPDATE addresses SET is_default=1 WHERE user_id=%s ORDER BY id LIMIT 1", (user_id,))

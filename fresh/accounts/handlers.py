@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlencode
 
 from fresh import sessions
 from fresh.accounts import addresses, ratelimit, tokens, users
 from fresh.errors import BadRequest, NotFound
 from fresh.mail import send_mail
-from fresh.web import BaseHandler, login_required
+from fresh.web import BaseHandler, is_safe_next, login_required
 
 log = logging.getLogger("fresh.accounts")
 REMEMBER_COOKIE = "username"
@@ -17,6 +18,11 @@ REMEMBER_COOKIE = "username"
 class RegisterHandler(BaseHandler):
     async def get(self) -> None:
         await self.render("accounts/register.html", form={}, errors={})
+
+    async def render_stale_form(self, message: str) -> bool:
+        form = {k: self.arg(k) for k in ("username", "email", "allow")}  # never the passwords
+        await self.render("accounts/register.html", form=form, errors={"form": message})
+        return True
 
     async def post(self) -> None:
         form = {k: self.arg(k) for k in ("username", "email", "allow")}
@@ -126,6 +132,11 @@ class LoginHandler(BaseHandler):
         remembered = self.get_cookie(REMEMBER_COOKIE, "")
         await self.render("accounts/login.html", username=remembered, remember=bool(remembered), error="")
 
+    async def render_stale_form(self, message: str) -> bool:
+        await self.render("accounts/login.html", username=self.arg("username"),
+                          remember=self.get_argument("remember", "") == "on", error=message)
+        return True
+
     async def post(self) -> None:
         username, password = self.arg("username"), self.get_argument("pwd", "")
         remember = self.get_argument("remember", "") == "on"
@@ -195,18 +206,35 @@ class UserInfoHandler(BaseHandler):
                           address=await addresses.get_default_address(self.db, self.user_id), history=history)
 
 
-class AddressHandler(BaseHandler):
+# ?done= after a change to the address book -> the message the page shows.
+ADDRESS_DONE = {"saved": "地址已保存", "deleted": "地址已删除", "default": "已设为默认地址"}
+
+
+class AddressBookHandler(BaseHandler):
+    def back_to_book(self, done: str) -> None:
+        """To the address page saying `done`, keeping a `next` it was opened with."""
+        query = {"done": done}
+        target = self.get_argument("next", "", strip=True)
+        if is_safe_next(target):
+            query["next"] = target
+        self.redirect(self.reverse_url("address") + "?" + urlencode(query))
+
+
+class AddressHandler(AddressBookHandler):
+    """GET/POST /user/address: the address book and the form adding one. `next` (a path on this site, e.g. the
+    confirmation page) is where a successful save goes back to."""
+
     @login_required
     async def get(self) -> None:
         await self.show(form={}, errors={})
 
     @login_required
     async def post(self) -> None:
-        form = {k: self.arg(k) for k in ("receiver", "addr", "zip_code", "phone")}
+        form = self.typed()
         try:
             fields = addresses.clean_address(form)
-            await addresses.add_address(self.db, user_id=self.user_id, fields=fields,
-                                        make_default=self.get_argument("is_default", "") == "on")
+            addr_id = await addresses.add_address(self.db, user_id=self.user_id, fields=fields,
+                                                  make_default=form["is_default"] == "on")
         except addresses.AddressError as exc:
             self.set_status(400)
             await self.show(form=form, errors=exc.fields)
@@ -215,21 +243,86 @@ class AddressHandler(BaseHandler):
             self.set_status(exc.status)
             await self.show(form=form, errors={"form": exc.message})
             return
-        self.redirect_to_next(self.reverse_url("address"))
+        self.after_save(addr_id)
 
-    async def show(self, *, form: dict, errors: dict) -> None:
+    def after_save(self, addr_id: int) -> None:
+        """Back to `next` (the confirmation page gets the saved address chosen and says so), else the book."""
+        target = self.get_argument("next", "", strip=True)
+        if is_safe_next(target) and target.startswith(self.reverse_url("order_place") + "?"):
+            self.redirect(target + "&" + urlencode({"addr_id": addr_id}))
+        else:
+            self.back_to_book("saved")
+
+    def typed(self) -> dict[str, str]:
+        form = {k: self.arg(k) for k in ("receiver", "addr", "zip_code", "phone")}
+        form["is_default"] = self.get_argument("is_default", "")
+        return form
+
+    async def render_stale_form(self, message: str) -> bool:
+        if not self.current_user:
+            return False
+        await self.show(form=self.typed(), errors={"form": message})
+        return True
+
+    async def show(self, *, form: dict, errors: dict, editing: dict | None = None) -> None:
         rows = await addresses.list_addresses(self.db, self.user_id)
         default = next((a for a in rows if a["is_default"]), None)
+        next_url = self.get_argument("next", "", strip=True)
         await self.render("accounts/address.html", page="address", addresses=rows, default=default,
-                          form=form, errors=errors)
+                          form=form, errors=errors, editing=editing, done=ADDRESS_DONE.get(self.arg("done"), ""),
+                          next_url=next_url if is_safe_next(next_url) else "")
 
 
-class AddressDefaultHandler(BaseHandler):
+class AddressEditHandler(AddressHandler):
+    """GET/POST /user/address/<id>: the same page with the form editing one address."""
+
+    @login_required
+    async def get(self, addr_id: str) -> None:
+        address = await self.owned(addr_id)
+        await self.show(form={**address, "is_default": "on" if address["is_default"] else ""}, errors={},
+                        editing=address)
+
+    @login_required
+    async def post(self, addr_id: str) -> None:
+        address = await self.owned(addr_id)
+        form = self.typed()
+        try:
+            fields = addresses.clean_address(form)
+            await addresses.update_address(self.db, user_id=self.user_id, addr_id=address["id"], fields=fields,
+                                           make_default=form["is_default"] == "on")
+        except addresses.AddressError as exc:
+            self.set_status(400)
+            await self.show(form=form, errors=exc.fields, editing=address)
+            return
+        self.after_save(address["id"])
+
+    async def render_stale_form(self, message: str) -> bool:
+        if not self.current_user:
+            return False
+        address = await self.owned(self.path_args[0])
+        await self.show(form=self.typed(), errors={"form": message}, editing=address)
+        return True
+
+    async def owned(self, addr_id: str) -> dict:
+        if len(addr_id) > 9:
+            raise NotFound("地址不存在")
+        return await addresses.get_address(self.db, user_id=self.user_id, addr_id=int(addr_id))
+
+
+class AddressDeleteHandler(AddressBookHandler):
+    @login_required
+    async def post(self, addr_id: str) -> None:
+        if len(addr_id) > 9:
+            raise NotFound("地址不存在")
+        await addresses.delete_address(self.db, user_id=self.user_id, addr_id=int(addr_id))
+        self.back_to_book("deleted")
+
+
+class AddressDefaultHandler(AddressBookHandler):
     @login_required
     async def post(self) -> None:
         addr_id = self.int_arg("addr_id")
         if addr_id is None:
             raise BadRequest("地址不存在")
         await addresses.set_default_address(self.db, user_id=self.user_id, addr_id=addr_id)
-        self.redirect_to_next(self.reverse_url("address"))
-
+        self.back_to_book("default")

@@ -368,8 +368,13 @@ async def _commit_with_retries(pool, cfg: OrdersSettings, **kw) -> str:
 
 async def preview_order(pool: aiomysql.Pool, redis: aioredis.Redis, cfg: OrdersSettings, *, user_id: int,
                         sku_ids: list[int]) -> dict:
-    """The confirmation page's data: items at DB prices with cart counts, totals, addresses, a fresh idem_key."""
-    counts = await cart.get_counts(redis, user_id=user_id, sku_ids=sku_ids)
+    """The confirmation page's data: items at DB prices with cart counts (in the cart page's order), totals,
+    addresses, a fresh idem_key."""
+    in_cart = await cart.get_cart(redis, user_id=user_id)
+    counts = {i: in_cart[i] for i in sku_ids if i in in_cart}
+    # The cart page lists its hash in HGETALL order; so does this page, whatever order sku_ids came in.
+    position = {sku_id: n for n, sku_id in enumerate(in_cart)}
+    sku_ids = sorted(sku_ids, key=lambda i: position.get(i, len(position)))
     skus = await goods.get_skus(pool, sku_ids)
     for sku_id in sku_ids:
         if sku_id not in skus:

@@ -39,14 +39,14 @@ async def test_phone_pages_fit_and_buttons_work(page, demo, pool, redis, setting
     await browser_login(page, "zhao_liu")
 
     await page.goto("/")
-    await expect(page.locator("#floor1 h3")).to_have_text("新鲜水果")
+    await expect(page.locator("#floor1 h2")).to_have_text("新鲜水果")
     await fits_the_screen(page, "index")
 
     await page.goto("/list/2/1")
     await fits_the_screen(page, "list")
 
     await page.goto("/goods/7")
-    await expect(page.locator(".goods-detail-list h3")).to_have_text("烟台红富士苹果")
+    await expect(page.locator(".goods-detail-list h1")).to_have_text("烟台红富士苹果")
     await fits_the_screen(page, "detail")
     await reachable(page.locator("#num_add"))
     await page.click("#num_add")
