@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import enum
 import datetime
+import enum
 import functools
 import ipaddress
 import itertools

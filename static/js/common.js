@@ -2,8 +2,8 @@
 (function () {
   "use strict";
 
-  // The res code of a call sent from a stale page (its _xsrf no longer matches): fresh.errors.CommonRes.STALE_FORM.
-  var STALE_FORM = 90;
+  // The res code of a call sent from a stale page (its _xsrf no longer matches): fresh.web.WebRes.STALE_PAGE.
+  var STALE_FORM = -2;
 
   function xsrf() {
     var field = document.querySelector("input[name=_xsrf]") || document.getElementById("orders-xsrf");
