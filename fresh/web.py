@@ -603,7 +603,8 @@ class BaseHandler(tornado.web.RequestHandler):
         if isinstance(exc, DomainError):
             if "retry_after" in exc.extra:
                 self.set_header("Retry-After", str(exc.extra["retry_after"]))
-            self.answered_res = int(exc.res)
+            if not isinstance(exc, StaleForm):  # metrics count a refused token as "error", as before prepare()
+                self.answered_res = int(exc.res)
             return exc.res, exc.message, exc.extra
         if isinstance(exc, tornado.web.HTTPError) and "xsrf" in (exc.log_message or "").lower():
             return int(XSRF_RES), XSRF_MESSAGE, {}

@@ -5,7 +5,9 @@ Redis db 7 (flushed; FRESH_SCREENS_REDIS_DB overrides it), a var dir
 under var/screens (dev keys; the demo pictures are drawn once and reused). The shop and the local Alipay sandbox
 run in this process on free ports; Debian's Chromium (through Playwright) logs in, browses, fills the cart,
 checks out, pays on the sandbox cashier and watches the order turn paid. Every page is shot 1280 px wide, full
-page. A console error, a failed request or an error response on any page fails the run.
+page; then the shopper pages are shot again 390 px wide (phone/), with a few states the journey does not pass
+through (sold out, a quantity limit, the address book, an error page, a footer page). A console error, a failed
+request or an unexpected error response on any page fails the run.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 from fresh import db, migrate  # noqa: E402
 from fresh.accounts import addresses, users  # noqa: E402
 from fresh.background import BackgroundTasks  # noqa: E402
+from fresh.catalog.index import invalidate_index  # noqa: E402
 from fresh.catalog.seed import seed_catalog  # noqa: E402
 from fresh.keys import ensure_dev_keys, local_gateway_settings  # noqa: E402
 from fresh.payments.sandbox import make_sandbox_app  # noqa: E402
@@ -36,6 +39,7 @@ from fresh.redis_client import create_redis  # noqa: E402
 from fresh.settings import load_settings  # noqa: E402
 from fresh.web import make_app  # noqa: E402
 
+# Several checkouts share one MariaDB and one Redis: each run can take its own database and Redis db.
 DB_NAME = os.environ.get("FRESH_SCREENS_DB", "dailyfresh_screens")
 REDIS_URL = f"redis://127.0.0.1:6379/{int(os.environ.get('FRESH_SCREENS_REDIS_DB', '7'))}"
 CHROMIUM = "/usr/bin/chromium"
@@ -44,8 +48,10 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 WIDTH = 1280
+PHONE = {"width": 390, "height": 844}
 USERNAME, PASSWORD = "zhang_san", secrets.token_urlsafe(9)
 STAFF = "admin"
+SOLD_OUT = 6  # 新西兰奇异果
 
 
 def make_settings(var: Path, shop_port: int, gateway_port: int):
@@ -77,6 +83,9 @@ async def bootstrap(cfg):
         "receiver": "张三", "addr": "上海市浦东新区世纪大道100号", "zip_code": "200120", "phone": "13812345678"})
     await users.register_user(pool, cfg.accounts, username=STAFF, password=PASSWORD, email="admin@example.com",
                               is_active=True, is_staff=True)
+    # One SKU sold out, to show how it looks (marked 售罄, last on its floor).
+    await db.execute(pool, "UPDATE goods_sku SET stock=0 WHERE id=%s", (SOLD_OUT,))
+    await invalidate_index(redis)
     return pool, redis
 
 
@@ -91,7 +100,12 @@ class Problems(list):
         page.on("requestfailed", lambda r: "ERR_ABORTED" not in (r.failure or "")
                 and self.append(f"request failed: {r.url} {r.failure}"))
         page.on("response", lambda r: r.status >= 400 and (r.status, r.url.split("/", 3)[-1]) not in self.allowed
-                and self.append(f"HTTP {r.status}: {r.url}"))
+                and not self.expected(r) and self.append(f"HTTP {r.status}: {r.url}"))
+
+    # The error page is shot on purpose.
+    @staticmethod
+    def expected(response) -> bool:
+        return response.status == 404 and response.url.endswith("/no-such-page")
 
 
 async def shoot(page, out: Path, name: str) -> None:
@@ -132,7 +146,7 @@ async def journey(browser, base_url: str, out: Path) -> list[str]:
     await expect(page.locator(".top-links .who")).to_contain_text(USERNAME)
 
     await page.goto("/")
-    await expect(page.locator("#floor1 h3")).to_have_text("新鲜水果")
+    await expect(page.locator("#floor1 h2")).to_have_text("新鲜水果")
     await shoot(page, out, "01-index")
     await page.goto("/list/1/1")
     await shoot(page, out, "02-list")
@@ -169,7 +183,44 @@ async def journey(browser, base_url: str, out: Path) -> list[str]:
     order_id = await card.get_attribute("data-order-id")
     await page.goto("/user")
     await shoot(page, out, "08-user-center")
+    await page.goto("/user/address")
+    await shoot(page, out, "09-address")
+    await page.goto(f"/goods/{SOLD_OUT}")
+    await shoot(page, out, "10-sold-out")
+    await page.goto("/goods/16")
+    await page.fill("#num_show", "9999")
+    await page.click("#add_cart")
+    await expect(page.locator("#num_tip")).to_contain_text("库存仅剩")
+    await shoot(page, out, "11-quantity-limit")
+    await page.goto("/no-such-page")
+    await shoot(page, out, "12-not-found")
+    await page.goto("/about")
+    await shoot(page, out, "13-about")
+
+    phone = out / "phone"
+    phone.mkdir(exist_ok=True)
+    await page.set_viewport_size(PHONE)
+    for name, path in (("01-index", "/"), ("02-list", "/list/1/1"), ("03-detail", "/goods/1"),
+                       ("04-cart", "/cart"), ("08-user-center", "/user"), ("09-address", "/user/address"),
+                       ("10-sold-out", f"/goods/{SOLD_OUT}"), ("12-not-found", "/no-such-page"),
+                       ("13-about", "/about")):
+        await page.goto(path)
+        await shoot(page, phone, name)
+    await page.goto("/cart")
+    await page.click("#settle")
+    await shoot(page, phone, "05-place-order")
+    await page.goto("/user/order/1")
+    await shoot(page, phone, "07-paid-order")
     await context.close()
+
+    guest = await browser.new_context(base_url=base_url, viewport=PHONE, locale="zh-CN", device_scale_factor=1)
+    guest.on("page", problems.watch)
+    page = await guest.new_page()
+    await page.goto("/user/register")
+    await shoot(page, phone, "14-register")
+    await page.goto("/user/login")
+    await shoot(page, phone, "15-login")
+    await guest.close()
     await admin_pages(browser, base_url, out, order_id, problems)
     return problems
 
