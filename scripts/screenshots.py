@@ -200,6 +200,8 @@ async def journey(browser, base_url: str, out: Path) -> list[str]:
     phone = out / "phone"
     phone.mkdir(exist_ok=True)
     await page.set_viewport_size(PHONE)
+    await add_from_detail(page, 3, 2)    # 玫瑰香葡萄: the cart was emptied by the order
+    await add_from_detail(page, 7, 1)
     for name, path in (("01-index", "/"), ("02-list", "/list/1/1"), ("03-detail", "/goods/1"),
                        ("04-cart", "/cart"), ("08-user-center", "/user"), ("09-address", "/user/address"),
                        ("10-sold-out", f"/goods/{SOLD_OUT}"), ("12-not-found", "/no-such-page"),
