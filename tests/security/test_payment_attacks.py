@@ -35,7 +35,8 @@ async def _refused(shop, pool, order_id, form, *, status: int = 1, code_range=(4
 
 
 @pytest.mark.parametrize("case", ["tampered_after_signing", "signed_by_another_key", "sign_removed",
-                                  "changed_amount", "wrong_app_id", "wrong_seller_id", "unknown_order"])
+                                  "changed_amount", "wrong_app_id", "wrong_seller_id", "missing_seller_id",
+                                  "unknown_order"])
 async def test_bad_notifies_are_refused_and_change_nothing(shop, order, pool, sandbox, keys_dir, case,  # noqa: F811
                                                           tally):
     order_id = order["order_id"]
@@ -53,6 +54,9 @@ async def test_bad_notifies_are_refused_and_change_nothing(shop, order, pool, sa
         form = sandbox.signed_params({**good, "app_id": "2021999999999999"})
     elif case == "wrong_seller_id":
         form = sandbox.signed_params({**good, "seller_id": "2088999999999999"})
+    elif case == "missing_seller_id":
+        # Signed by the gateway but without seller_id: the check must not be skipped when the field is absent.
+        form = sandbox.signed_params({k: v for k, v in good.items() if k != "seller_id"})
     else:
         form = sandbox.signed_params({**good, "out_trade_no": "20260101000000999deadbeefdeadbeef"})
     tally.count("payment attack notifies")
