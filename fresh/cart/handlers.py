@@ -60,6 +60,7 @@ class CartAjaxHandler(BaseHandler):
         else:
             result = self.res_codes(res).name.lower() if res in self.res_codes.__members__.values() else str(res)
         metrics.CART_OPS.labels(self.cart_op, result).inc()
+        super().on_finish()  # the drain's count of requests in flight
 
     async def on_sale_sku(self, sku_id: int) -> dict:
         sku = await goods.get_sku(self.db, sku_id)

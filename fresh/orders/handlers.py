@@ -81,6 +81,7 @@ class OrderCommitHandler(BaseHandler):
     def on_finish(self) -> None:
         res = "error" if self.answered_res is None else str(self.answered_res)
         metrics.ORDER_COMMITS.labels(res, self.cfg.orders.stock_strategy).inc()
+        super().on_finish()  # the drain's count of requests in flight
 
     async def refused_page(self, exc: DomainError) -> None:
         self.set_status(exc.status)
