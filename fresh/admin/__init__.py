@@ -29,6 +29,7 @@ ROUTES = [
     url(r"/admin/orders", h.OrderListHandler, name="admin_orders"),
     url(rf"/admin/orders/{_ORDER}", h.OrderDetailHandler, name="admin_order"),
     url(rf"/admin/orders/{_ORDER}/ship", h.OrderShipHandler, name="admin_order_ship"),
+    url(rf"/admin/orders/{_ORDER}/cancel", h.OrderCancelHandler, name="admin_order_cancel"),
     url(r"/admin/users", h.UserListHandler, name="admin_users"),
     url(r"/admin/users/([0-9]+)/active", h.UserActionHandler, {"what": "active"}, name="admin_user_active"),
     url(r"/admin/users/([0-9]+)/staff", h.UserActionHandler, {"what": "staff"}, name="admin_user_staff"),

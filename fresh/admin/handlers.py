@@ -323,6 +323,17 @@ class OrderShipHandler(OrderDetailHandler):
         self.redirect(f"/admin/orders/{order_id}")
 
 
+class OrderCancelHandler(OrderDetailHandler):
+    async def get(self, order_id: str) -> None:
+        raise NotFound()
+
+    async def post(self, order_id: str) -> None:
+        await orders.order_detail(self.db, order_id)  # 404 for unknown ids
+        await orders.cancel(self.application, self.staff, order_id)
+        self.flash("订单已取消，库存已退回")
+        self.redirect(f"/admin/orders/{order_id}")
+
+
 # --- users and the audit log ---------------------------------------------------------------------------------
 
 class UserListHandler(AdminHandler):

@@ -1,4 +1,4 @@
-"""Orders in the back office: the filtered list, the detail, and 发货.
+"""Orders in the back office: the filtered list, the detail, 发货 and 取消.
 
 发货 is the lifecycle's conditional transition (2 -> 3, event source `admin` naming the staff user) plus the
 shipment row and the audit row, in one transaction: of two staff pressing at once exactly one ships. The new
@@ -18,8 +18,9 @@ from fresh.admin import audit
 from fresh.admin.base import Form
 from fresh.admin.dashboard import BEIJING
 from fresh.admin.paging import Page, page_of
-from fresh.errors import Conflict, NotFound
+from fresh.errors import Conflict, NotFound, Unavailable
 from fresh.orders import queries
+from fresh.orders.closing import CloseResult, close_order
 from fresh.orders.status import PAY_METHODS, STATUS_NAMES, OrderStatus, get_order, order_events, transition
 from fresh.payments.pay import publish_payload
 
@@ -141,3 +142,20 @@ async def shipment_of(pool: aiomysql.Pool, order_id: str) -> dict | None:
     return await db.fetchone(pool, "SELECT carrier, tracking_no, shipped_at FROM order_shipments WHERE order_id=%s",
                              (order_id,))
 
+
+
+async def cancel(ctx, staff, order_id: str) -> None:
+    """取消 an unpaid order through the lifecycle's one close path (the Alipay trade closed first, stock back,
+    the status published); of two staff pressing at once exactly one closes it, the other gets Conflict."""
+    result = await close_order(ctx, order_id, source="admin", detail=f"管理员取消（{staff.username}）")
+    if result is CloseResult.PAID:
+        raise Conflict("该订单已在支付宝付款，未取消", res=3)
+    if result is CloseResult.NOT_OPEN:
+        raise Conflict("订单当前状态不能取消（可能已被其他管理员处理）", res=3)
+    if result is CloseResult.RETRY:
+        raise Unavailable("正在向支付宝确认支付状态，请稍后再试", res=3)
+    # The close committed in its own transaction (the lifecycle's); the audit row follows it.
+    async with db.transaction(ctx.db) as cur:
+        await audit.record(cur, staff, action="cancel", entity=audit.Entity.ORDER, entity_id=order_id,
+                           summary=f"取消订单（{staff.username}）", before={"order_status": int(OrderStatus.UNPAID)},
+                           after={"order_status": int(OrderStatus.CLOSED)})

@@ -17,6 +17,7 @@ URLS = [
     ("/admin/goods/sale", "POST"), ("/admin/goods/{sku}/pictures", "POST"),
     ("/admin/goods/{sku}/pictures/1", "POST"), ("/admin/content/categories/{type}/move", "POST"),
     ("/admin/content/banners/1/delete", "POST"), ("/admin/orders/none/ship", "POST"),
+    ("/admin/orders/none/cancel", "POST"),
     ("/admin/users/1/active", "POST"), ("/admin/users/1/staff", "POST"),
 ]
 

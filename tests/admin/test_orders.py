@@ -80,3 +80,28 @@ async def test_ship_refuses_bad_tracking_and_unpaid_orders(staff_client: Client,
     refused = await staff_client.post(f"/admin/orders/{unpaid}/ship", {})
     assert refused.code == 409
     assert await count(pool, "order_events", "to_status=3") == 0
+
+
+async def test_cancel_raced_twice_closes_once_and_returns_stock(staff_client: Client, base_url, pool, redis, settings,
+                                                                staff, shop_rows):
+    from tests.e2e.helpers import unpaid_alipay_order
+
+    sku = shop_rows["sku_id"]
+    _, order_id = await unpaid_alipay_order(pool, redis, settings, sku, username="buyer_01", count=2)
+    assert (await db.fetchone(pool, "SELECT stock FROM goods_sku WHERE id=%s", (sku,)))["stock"] == 18
+    other = Client(base_url)
+    await other.login(staff["username"])
+    answers = await asyncio.gather(staff_client.post(f"/admin/orders/{order_id}/cancel"),
+                                   other.post(f"/admin/orders/{order_id}/cancel"))
+    assert sorted(a.code for a in answers) == [302, 409], answers
+    assert await count(pool, "order_events", "order_id=%s AND to_status=6 AND source='admin'", (order_id,)) == 1
+    assert (await db.fetchone(pool, "SELECT stock FROM goods_sku WHERE id=%s", (sku,)))["stock"] == 20
+    assert await count(pool, "audit_log", "entity='order' AND action='cancel'") == 1
+    assert "已取消" in (await staff_client.get(f"/admin/orders/{order_id}")).text
+
+
+async def test_cancel_refuses_a_paid_order(staff_client: Client, pool, user, shop_rows):
+    order_id = await make_order(pool, user["id"], shop_rows["sku_id"])
+    assert (await staff_client.post(f"/admin/orders/{order_id}/cancel")).code == 409
+    assert (await db.fetchone(pool, "SELECT order_status FROM order_info WHERE order_id=%s",
+                              (order_id,)))["order_status"] == OrderStatus.PAID
