@@ -25,7 +25,7 @@ from decimal import Decimal
 
 import aiomysql
 
-from fresh import db, metrics
+from fresh import db, logs, metrics
 from fresh.errors import BadRequest, Conflict, NotFound
 from fresh.hooks import Context
 from fresh.live import publish_status
@@ -211,6 +211,8 @@ async def send_refund(ctx: Context, refund_id: int) -> RefundStatus:
         raise NotFound("退款请求不存在")
     if row["status"] != RefundStatus.PENDING:
         return RefundStatus(row["status"])
+    logs.event(log, "refund_sent", order_id=row["order_id"], out_request_no=row["out_request_no"],
+               amount=str(row["amount"]))
     try:
         answer = await get_client(ctx).refund(row["order_id"], Decimal(row["amount"]), row["out_request_no"],
                                               refund_reason=row["reason"])
@@ -222,6 +224,8 @@ async def send_refund(ctx: Context, refund_id: int) -> RefundStatus:
         return RefundStatus.PENDING
     if answer.get("code") == alipay.SUCCESS:
         metrics.REFUNDS.labels("confirmed").inc()
+        logs.event(log, "refund_confirmed", order_id=row["order_id"], out_request_no=row["out_request_no"],
+                   refund_fee=str(answer.get("refund_fee", "")))
         await record_refunded(ctx, row["order_id"], refund_fee=Decimal(str(answer.get("refund_fee", "0"))),
                               source="refund", out_request_no=row["out_request_no"])
         return RefundStatus.CONFIRMED

@@ -198,6 +198,7 @@ async def test_partial_refunds_are_recorded_then_the_rest(shop, order, pool, san
     assert await count(pool, "order_events", "order_id=%s AND detail LIKE %s", (order_id, "部分退款%")) == 1
     page = await order["buyer"]["client"].get("/user/order/1")
     assert "已退款 10.00元" in page.text and "待发货" in page.text
+
     with pytest.raises(BadRequest):
         await refunds.refund_order(shop, order_id, amount=Decimal("21.01"))
     assert await refunds.refund_order(shop, order_id) is refunds.RefundStatus.CONFIRMED  # the rest: 21.00
@@ -281,3 +282,13 @@ async def test_notify_without_or_with_another_seller_id_is_refused(shop, order, 
     assert 400 <= r.code < 500 and r.text == "fail"
     row = await order_row(pool, order_id)
     assert row["order_status"] == 1 and row["trade_no"] is None
+
+
+async def test_a_refund_logs_its_sending_and_its_confirmation(shop, order, pool, sandbox, caplog):
+    order_id = await paid(order, pool, sandbox)
+    with caplog.at_level("INFO", logger="fresh"):
+        await refunds.refund_order(shop, order_id, amount=Decimal("5.00"), out_request_no="logged-1")
+    events = [(r.getMessage(), getattr(r, "fields", {})) for r in caplog.records
+              if r.getMessage().startswith(("refund_sent", "refund_confirmed"))]
+    assert [m.split()[0] for m, _ in events] == ["refund_sent", "refund_confirmed"], events
+    assert all(order_id in m and "logged-1" in m for m, _ in events), events
