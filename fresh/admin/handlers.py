@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from urllib.parse import urlencode
 
 from fresh.admin import audit, content, dashboard, goods, orders, pictures, stock, users
@@ -304,7 +305,9 @@ class OrderDetailHandler(AdminHandler):
     async def show(self, order_id: str, ship_form: Form, *, status: int = 200) -> None:
         order = await orders.order_detail(self.db, order_id)
         self.set_status(status)
+        # A fresh refund request number per page: the same form sent twice is one refund at Alipay.
         await self.render("admin/order_detail.html", order=order, ship_form=ship_form,
+                          refund_request_no=f"A{secrets.token_hex(12)}",
                           breadcrumbs=[("订单", "/admin/orders"), (order_id, None)])
 
 
@@ -331,6 +334,29 @@ class OrderCancelHandler(OrderDetailHandler):
         await orders.order_detail(self.db, order_id)  # 404 for unknown ids
         await orders.cancel(self.application, self.staff, order_id)
         self.flash("订单已取消，库存已退回")
+        self.redirect(f"/admin/orders/{order_id}")
+
+
+class OrderRefundHandler(OrderDetailHandler):
+    async def get(self, order_id: str) -> None:
+        raise NotFound()
+
+    async def post(self, order_id: str) -> None:
+        await orders.order_detail(self.db, order_id)  # 404 for unknown ids
+        status = await orders.refund(self.application, self.staff, order_id, amount=self.arg("amount")[:20],
+                                     reason=self.arg("reason"), request_no=self.arg("request_no")[:64])
+        self.flash(orders.REFUND_OUTCOMES[status])
+        self.redirect(f"/admin/orders/{order_id}")
+
+
+class OrderCodPaidHandler(OrderDetailHandler):
+    async def get(self, order_id: str) -> None:
+        raise NotFound()
+
+    async def post(self, order_id: str) -> None:
+        await orders.order_detail(self.db, order_id)  # 404 for unknown ids
+        await orders.cod_paid(self.application, self.staff, order_id)
+        self.flash("已记录货到付款收款")
         self.redirect(f"/admin/orders/{order_id}")
 
 

@@ -21,7 +21,9 @@ from fresh.admin.paging import Page, page_of
 from fresh.errors import Conflict, NotFound, Unavailable
 from fresh.orders import queries
 from fresh.orders.closing import CloseResult, close_order
+from fresh.orders.lifecycle import mark_cod_paid
 from fresh.orders.status import PAY_METHODS, STATUS_NAMES, OrderStatus, get_order, order_events, transition
+from fresh.payments import refunds
 from fresh.payments.pay import publish_payload
 
 ORDER_ID_RE = re.compile(r"[0-9A-Za-z_-]{1,64}")
@@ -159,3 +161,36 @@ async def cancel(ctx, staff, order_id: str) -> None:
         await audit.record(cur, staff, action="cancel", entity=audit.Entity.ORDER, entity_id=order_id,
                            summary=f"取消订单（{staff.username}）", before={"order_status": int(OrderStatus.UNPAID)},
                            after={"order_status": int(OrderStatus.CLOSED)})
+
+
+REFUND_OUTCOMES = {
+    refunds.RefundStatus.CONFIRMED: "退款成功，支付宝已确认",
+    refunds.RefundStatus.PENDING: "退款已提交，支付宝暂时无法确认，系统会自动重试直到确认",
+    refunds.RefundStatus.REFUSED: "支付宝拒绝了这笔退款，请查看订单记录",
+}
+
+
+async def refund(ctx, staff, order_id: str, *, amount: str, reason: str, request_no: str) -> refunds.RefundStatus:
+    """退款 a paid Alipay order, in full (empty `amount`) or in part, through the payments domain's refund (Alipay
+    trade.refund with the form's idempotent request number: the same form sent twice refunds once)."""
+    before = await get_order(ctx.db, order_id)
+    value = refunds.clean_amount(amount) if amount.strip() else None
+    status = await refunds.refund_order(ctx, order_id, amount=value, reason=reason.strip()[:100] or "商家退款",
+                                        out_request_no=request_no or None)
+    after = await get_order(ctx.db, order_id)
+    async with db.transaction(ctx.db) as cur:
+        await audit.record(cur, staff, action="refund", entity=audit.Entity.ORDER, entity_id=order_id,
+                           summary=f"退款 {amount.strip() or '全部'}（{REFUND_OUTCOMES[status]}）",
+                           before={"order_status": before["order_status"], "refunded": before["refunded_amount"]},
+                           after={"order_status": after["order_status"], "refunded": after["refunded_amount"]})
+    return status
+
+
+async def cod_paid(ctx, staff, order_id: str) -> None:
+    """货到付款 收款: record that a cash-on-delivery order was paid on delivery, once however many staff press."""
+    if not await mark_cod_paid(ctx.db, order_id, detail=f"货到付款，已收款（{staff.username}）"):
+        raise Conflict("该订单不是待收款的货到付款订单（可能已被其他管理员处理）", res=3)
+    async with db.transaction(ctx.db) as cur:
+        await audit.record(cur, staff, action="cod_paid", entity=audit.Entity.ORDER, entity_id=order_id,
+                           summary=f"货到付款收款（{staff.username}）", before={"paid_at": None},
+                           after={"paid_at": "now"})

@@ -4,6 +4,8 @@ cashier, money paid after a close refunded, refunds as a state, payment methods,
 
 from __future__ import annotations
 
+import asyncio
+import re
 from decimal import Decimal
 
 import pytest
@@ -15,7 +17,7 @@ from fresh.orders.expiry import expire_orders
 from fresh.orders.lifecycle import mark_cod_paid
 from fresh.payments import refunds
 from fresh.payments.pay import reconcile_order
-from tests.helpers import Client, count
+from tests.helpers import Client, count, create_user
 from tests.orders.conftest import catalog, make_buyer  # noqa: F401  (fixtures)
 from tests.payments.test_shop_payments import (  # noqa: F401  (fixtures)
     order,
@@ -292,3 +294,67 @@ async def test_a_refund_logs_its_sending_and_its_confirmation(shop, order, pool,
               if r.getMessage().startswith(("refund_sent", "refund_confirmed"))]
     assert [m.split()[0] for m, _ in events] == ["refund_sent", "refund_confirmed"], events
     assert all(order_id in m and "logged-1" in m for m, _ in events), events
+
+
+# --- the back office's 退款 and 货到付款收款 (they call the functions above) ----------------------------------------
+
+async def staff_on(shop) -> Client:
+    user_id = await create_user(shop.db, shop.cfg, "boss_01", staff=True)
+    assert user_id
+    staff = Client(shop.base_url)
+    await staff.login("boss_01")
+    return staff
+
+
+def request_no_of(page) -> str:
+    match = re.search(r'name="request_no" value="([^"]+)"', page.text)
+    assert match, "the refund form is missing"
+    return match.group(1)
+
+
+async def test_admin_refund_sent_twice_at_once_refunds_once(shop, order, pool, sandbox):
+    order_id = await paid(order, pool, sandbox)
+    staff = await staff_on(shop)
+    page = await staff.get(f"/admin/orders/{order_id}")
+    form = {"amount": "", "reason": "缺货", "request_no": request_no_of(page)}
+    replies = await asyncio.gather(*(staff.post(f"/admin/orders/{order_id}/refund", form) for _ in range(2)))
+    assert sorted(r.code for r in replies) == [302, 302], replies
+    row = await order_row(pool, order_id)
+    assert row["order_status"] == 7 and row["refunded_amount"] == PAID_AMOUNT
+    assert sandbox.trades[order_id].refund_fee == PAID_AMOUNT and len(sandbox.trades[order_id].refunds) == 1
+    assert await stock(pool, order["sku"]) == 5  # not shipped: the goods are back
+    assert await count(pool, "audit_log", "action='refund' AND entity_id=%s", (order_id,)) == 2
+    # Nothing is left to refund; another form is refused and changes nothing.
+    page = await staff.get(f"/admin/orders/{order_id}")
+    r = await staff.post(f"/admin/orders/{order_id}/refund", {"amount": "1.00", "request_no": "A-other"})
+    assert r.code == 409, r
+    assert len(sandbox.trades[order_id].refunds) == 1
+    shopper_page = await order["buyer"]["client"].get("/user/order/1")
+    assert "已退款" in shopper_page.text
+
+
+@pytest.mark.parametrize("amount", ["0", "-1", "abc", "1e12", "31.01", "0.001"])
+async def test_admin_refund_refuses_bad_amounts_and_unpaid_orders(shop, order, pool, sandbox, amount):
+    staff = await staff_on(shop)
+    order_id = order["order_id"]
+    r = await staff.post(f"/admin/orders/{order_id}/refund", {"amount": "", "request_no": "A-unpaid"})
+    assert r.code == 409, r  # an unpaid order has nothing to refund
+    await paid(order, pool, sandbox)
+    r = await staff.post(f"/admin/orders/{order_id}/refund", {"amount": amount, "request_no": "A-bad"})
+    assert r.code == 400, r
+    row = await order_row(pool, order_id)
+    assert row["order_status"] == 2 and row["refunded_amount"] == 0
+    assert sandbox.trades[order_id].refunds == {}
+
+
+async def test_admin_records_cash_on_delivery_paid_once(shop, catalog, make_buyer, pool):
+    order_id, _buyer, _sku = await cod_order(shop, catalog, make_buyer)
+    staff = await staff_on(shop)
+    page = await staff.get(f"/admin/orders/{order_id}")
+    assert "货到付款收款" in page.text
+    replies = await asyncio.gather(*(staff.post(f"/admin/orders/{order_id}/cod-paid", {}) for _ in range(2)))
+    assert sorted(r.code for r in replies) == [302, 409], replies
+    assert (await order_row(pool, order_id))["paid_at"] is not None
+    assert await count(pool, "order_events", "order_id=%s AND detail LIKE %s", (order_id, "货到付款，已收款%")) == 1
+    assert await count(pool, "audit_log", "action='cod_paid' AND entity_id=%s", (order_id,)) == 1
+    assert "/cod-paid" not in (await staff.get(f"/admin/orders/{order_id}")).text
