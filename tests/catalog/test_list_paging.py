@@ -27,8 +27,11 @@ async def test_pages_stop_at_the_bounded_range(client, catalog, pool, settings):
     last = await client.get(f"/list/{t}/{LIST_MAX_PAGES}?sort=price")
     assert last.code == 200 and shown(last.text) == settings.catalog.page_size
     assert "下一页" not in last.text
-    assert (await client.get(f"/list/{t}/{LIST_MAX_PAGES + 1}?sort=price")).code == 404
-    assert (await client.get(f"/list/{t}/{LIST_MAX_PAGES + 1}")).code == 404
+    # Past the bounded range the shopper is sent to its last page (clamped, as #17 asks), never a deep scan.
+    beyond = await client.get(f"/list/{t}/{LIST_MAX_PAGES + 1}?sort=price")
+    assert beyond.code == 302 and beyond.location == f"/list/{t}/{LIST_MAX_PAGES}?sort=price", beyond
+    beyond = await client.get(f"/list/{t}/{LIST_MAX_PAGES + 1}")
+    assert beyond.code == 302 and beyond.location.startswith(f"/list/{t}/{LIST_MAX_PAGES}?"), beyond
 
 
 async def test_the_count_is_kept_per_catalog_version(client, catalog, pool, redis, settings):
@@ -38,7 +41,8 @@ async def test_the_count_is_kept_per_catalog_version(client, catalog, pool, redi
     assert shown((await client.get(f"/list/{t}/1")).text) == settings.catalog.page_size
     # A row written behind the catalog's back (no invalidation) does not add a page: the count was not redone.
     await fill(pool, t, spu, 1)
-    assert (await client.get(f"/list/{t}/2")).code == 404
+    stale = await client.get(f"/list/{t}/2")
+    assert stale.code == 302 and stale.location.startswith(f"/list/{t}/1?"), stale
     # Catalog writes change the version, and the next request counts again.
     await invalidate_catalog(redis)
     page2 = await client.get(f"/list/{t}/2")
