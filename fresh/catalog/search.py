@@ -26,7 +26,7 @@ import aiomysql
 from markupsafe import Markup
 
 from fresh import db
-from fresh.catalog.goods import SKU_COLUMNS, with_urls
+from fresh.catalog.goods import SKU_COLUMNS, Page, with_urls
 
 log = logging.getLogger("fresh.catalog.search")
 
@@ -232,31 +232,11 @@ def ids_args(mode: SearchMode, sort: str, terms: list[str], limit: int) -> list:
 
 
 @dataclass(frozen=True)
-class Results:
+class Results(Page):
     """One page of a search: its items, the page number, the pages known (up to LOOKAHEAD ahead) and the matches
     seen so far (`more`: there are others beyond them)."""
 
-    items: list[dict]
-    number: int
-    pages: int
-    total: int
-    more: bool
-
-    @property
-    def window(self) -> list[int]:
-        """At most five page numbers around the current one."""
-        if self.pages <= 5:
-            return list(range(1, self.pages + 1))
-        first = min(max(self.number - 2, 1), self.pages - 4)
-        return list(range(first, first + 5))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.number > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.pages
+    more: bool = False
 
 
 async def search_skus(pool: aiomysql.Pool, *, mode: SearchMode, query: str, sort: str, page: int,
