@@ -104,4 +104,29 @@ async def test_admin_to_shopper_journey(browser_context, browser, base_url, app,
     await shopper.goto(f"/goods/{sku_id}")
     await shopper.click("[data-tab=comments]")
     await expect(shopper.locator("#tab_comments")).to_contain_text("又大又甜，会回购")
+
+    # The shopper buys and pays once more; staff refunds that order and the shopper's page shows 已退款.
+    await shopper.goto(f"/goods/{sku_id}")
+    await shopper.click("#add_cart")
+    await shopper.goto("/cart")
+    await shopper.click("#settle")
+    await shopper.click(".pay-box label:has-text('支付宝')")
+    await shopper.click("#order_btn")
+    await expect(shopper).to_have_url("/user/order/1", timeout=10000)
+    card = shopper.locator(".order-card").first
+    second_id = await card.get_attribute("data-order-id")
+    assert second_id != order_id
+    async with shopper_context.expect_page() as cashier_info:
+        await card.locator(".pay-btn").click()
+    cashier = await cashier_info.value
+    await cashier.click("button:has-text('确认付款')")
+    await expect(card.locator(".order-head .stat")).to_have_text("待发货", timeout=15000)
+    await cashier.close()
+    await admin.goto(f"/admin/orders/{second_id}")
+    await admin.fill("#refund-reason", "缺货")
+    await admin.click("form[action$='/refund'] button[type=submit]")
+    await expect(admin.locator("#order-status")).to_have_text("已退款")
+    await shopper.reload()
+    card = shopper.locator(f".order-card[data-order-id='{second_id}']")
+    await expect(card).to_contain_text("已退款")
     await shopper_context.close()
