@@ -1,6 +1,7 @@
 """Journey: staff creates a SKU with an uploaded picture and puts it on the index; a shopper buys and pays it;
 staff ships it; the shopper's open orders page turns 待收货 by itself; the shopper confirms and comments; the
-comment shows on the detail page. Any console error, failed request or unexpected error response fails it."""
+comment shows on the detail page; staff refunds a second paid order and the shopper sees 已退款. Any console
+error, failed request or unexpected error response fails it."""
 
 from __future__ import annotations
 
