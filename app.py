@@ -37,7 +37,7 @@ async def main(argv=None) -> None:
     await search_mode(pool, cfg.catalog.search)
     app = make_app(cfg, pool=pool, redis=redis)
     host, port = args.host or cfg.web.host, args.port or cfg.web.port
-    server = app.listen(port, address=host, **server_options(cfg))
+    server = app.listen(port, address=host, backlog=cfg.web.backlog, **server_options(cfg))
     servers = [server]
     if args.with_sandbox:
         # An outside party that only speaks the protocol: imported only when asked for.

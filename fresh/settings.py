@@ -49,6 +49,9 @@ class WebSettings:
     # Seconds a connection may sit idle or take to send its headers (slow senders included), and to send a body.
     idle_connection_timeout: float = 30.0
     body_timeout: float = 60.0
+    # Connections the kernel queues for accept() (capped by net.core.somaxconn): a burst of shoppers larger than
+    # this is refused or retried by the kernel before the shop sees it (Tornado's own default is 128).
+    backlog: int = 1024
     debug: bool = False
 
 

@@ -192,6 +192,7 @@ async def make_shop(tmp_path, settings):
         redis = create_redis(cfg.redis)
         app = make_app(cfg, pool=pool, redis=redis)
         server = HTTPServer(app, **server_options(cfg))
+        sock.listen(cfg.web.backlog)  # bind_unused_port listens with Tornado's 128; bursts here are larger
         server.add_sockets([sock])
         shop = Shop(cfg, pool, redis, server, port)
         shop.app = app
