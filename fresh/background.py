@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+import random
+from collections.abc import Awaitable, Callable, Sequence
 
 from fresh.hooks import Background, Context
 
@@ -57,6 +58,21 @@ class BackgroundTasks:
 
     async def __aexit__(self, *exc) -> None:
         await self.stop()
+
+
+async def every(interval: float, sweep: Callable[[], Awaitable[object]], *, what: str, jitter: float = 0.2) -> None:
+    """Await `sweep()` every `interval` seconds (each wait drawn within ±`jitter` of it) until cancelled. The first
+    run waits a random part of one interval, so processes started together do not all wake at once. A failed run
+    is logged and the next one goes on: a background loop outlives any one bad sweep."""
+    await asyncio.sleep(random.uniform(0, interval))
+    while True:
+        try:
+            await sweep()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.warning("%s failed; next try in %.1fs", what, interval, exc_info=True)
+        await asyncio.sleep(interval * random.uniform(1 - jitter, 1 + jitter))
 
 
 def _report_early_end(task: asyncio.Task) -> None:

@@ -24,6 +24,7 @@ import aiomysql
 import redis.asyncio as aioredis
 
 from fresh import db, logs, metrics
+from fresh.background import every
 from fresh.hooks import Context, Runtime
 from fresh.orders.closing import CloseResult, close_order
 from fresh.orders.status import OrderStatus
@@ -146,16 +147,7 @@ async def expire_orders(ctx: Context, *, limit: int | None = None, concurrency: 
 async def expiry_loop(ctx: Context) -> None:
     """Background task: expire orders every orders.expiry_interval seconds until cancelled."""
     interval = max(1.0, float(ctx.cfg.orders.expiry_interval))
-    # Processes started together would otherwise all wake at once.
-    await asyncio.sleep(random.uniform(0, interval))
-    while True:
-        try:
-            await expire_orders(ctx)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.warning("expiry run failed; next try in %.0fs", interval, exc_info=True)
-        await asyncio.sleep(interval * random.uniform(0.9, 1.1))
+    await every(interval, lambda: expire_orders(ctx), what="expiry run", jitter=0.1)
 
 
 async def cmd_expire_orders(runtime: Runtime, args) -> None:

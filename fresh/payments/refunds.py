@@ -19,13 +19,13 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-import random
 import secrets
 from decimal import Decimal
 
 import aiomysql
 
 from fresh import db, logs, metrics
+from fresh.background import every
 from fresh.errors import BadRequest, Conflict, NotFound
 from fresh.hooks import Context
 from fresh.live import publish_status
@@ -276,13 +276,4 @@ async def refund_due(ctx: Context, *, limit: int = BATCH, concurrency: int = 10)
 
 async def refund_loop(ctx: Context) -> None:
     """Background task: send due refund requests every `alipay.watch_interval` seconds until cancelled."""
-    interval = max(0.2, float(ctx.cfg.alipay.watch_interval))
-    await asyncio.sleep(random.uniform(0, interval))
-    while True:
-        try:
-            await refund_due(ctx)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.warning("refund sweep failed", exc_info=True)
-        await asyncio.sleep(interval * random.uniform(0.8, 1.2))
+    await every(max(0.2, float(ctx.cfg.alipay.watch_interval)), lambda: refund_due(ctx), what="refund sweep")

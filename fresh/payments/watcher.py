@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import secrets
 
 import aiomysql
 import redis.asyncio as aioredis
 
 from fresh import db, logs, metrics
+from fresh.background import every
 from fresh.orders.status import PAY_ALIPAY, OrderStatus
 from fresh.payments import alipay
 from fresh.payments.pay import get_client, record_if_paid
@@ -83,13 +83,4 @@ async def watch_once(app, *, concurrency: int = 20) -> list[str]:
 
 async def watch_payments(app) -> None:
     """BACKGROUND task: sweep every `alipay.watch_interval` seconds until cancelled."""
-    interval = max(0.2, float(app.cfg.alipay.watch_interval))
-    await asyncio.sleep(random.uniform(0, interval))
-    while True:
-        try:
-            await watch_once(app)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.warning("payment watcher sweep failed", exc_info=True)
-        await asyncio.sleep(interval * random.uniform(0.8, 1.2))
+    await every(max(0.2, float(app.cfg.alipay.watch_interval)), lambda: watch_once(app), what="payment watcher sweep")
