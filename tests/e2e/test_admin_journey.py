@@ -69,19 +69,7 @@ async def test_admin_to_shopper_journey(browser_context, browser, base_url, app,
     await expect(shopper.locator(".goods-detail, body")).to_contain_text("丹东红颜草莓")
     await shopper.click("#add_cart")
     await expect(shopper.locator("#show_count")).to_have_text("1")
-    await shopper.goto("/cart")
-    await shopper.click("#settle")
-    await shopper.click(".pay-box label:has-text('支付宝')")
-    await shopper.click("#order_btn")
-    await expect(shopper).to_have_url("/user/order/1", timeout=10000)
-    card = shopper.locator(".order-card").first
-    order_id = await card.get_attribute("data-order-id")
-    async with shopper_context.expect_page() as cashier_info:
-        await card.locator(".pay-btn").click()
-    cashier = await cashier_info.value
-    await cashier.click("button:has-text('确认付款')")
-    await expect(card.locator(".order-head .stat")).to_have_text("待发货", timeout=15000)
-    await cashier.close()
+    order_id = await checkout_and_pay(shopper)
     await shopper.reload()  # the page as a shopper finds it later: paid, waiting for shipment
     card = shopper.locator(f".order-card[data-order-id='{order_id}']")
     await expect(card.locator(".order-head .stat")).to_have_text("待发货")
@@ -109,20 +97,9 @@ async def test_admin_to_shopper_journey(browser_context, browser, base_url, app,
     # The shopper buys and pays once more; staff refunds that order and the shopper's page shows 已退款.
     await shopper.goto(f"/goods/{sku_id}")
     await shopper.click("#add_cart")
-    await shopper.goto("/cart")
-    await shopper.click("#settle")
-    await shopper.click(".pay-box label:has-text('支付宝')")
-    await shopper.click("#order_btn")
-    await expect(shopper).to_have_url("/user/order/1", timeout=10000)
-    card = shopper.locator(".order-card").first
-    second_id = await card.get_attribute("data-order-id")
+    await expect(shopper.locator("#show_count")).to_have_text("1")
+    second_id = await checkout_and_pay(shopper)
     assert second_id != order_id
-    async with shopper_context.expect_page() as cashier_info:
-        await card.locator(".pay-btn").click()
-    cashier = await cashier_info.value
-    await cashier.click("button:has-text('确认付款')")
-    await expect(card.locator(".order-head .stat")).to_have_text("待发货", timeout=15000)
-    await cashier.close()
     await admin.goto(f"/admin/orders/{second_id}")
     await admin.fill("#refund-reason", "缺货")
     await admin.click("form[action$='/refund'] button[type=submit]")
@@ -131,3 +108,22 @@ async def test_admin_to_shopper_journey(browser_context, browser, base_url, app,
     card = shopper.locator(f".order-card[data-order-id='{second_id}']")
     await expect(card).to_contain_text("已退款")
     await shopper_context.close()
+
+
+async def checkout_and_pay(shopper) -> str:
+    """From a cart holding what to buy: settle, order with Alipay, pay in the sandbox cashier, and see the order
+    turn 待发货 on the orders page; returns the order's id."""
+    await shopper.goto("/cart")
+    await shopper.click("#settle")
+    await shopper.click(".pay-box label:has-text('支付宝')")
+    await shopper.click("#order_btn")
+    await expect(shopper).to_have_url("/user/order/1", timeout=10000)
+    card = shopper.locator(".order-card").first
+    order_id = await card.get_attribute("data-order-id")
+    async with shopper.context.expect_page() as cashier_info:
+        await card.locator(".pay-btn").click()
+    cashier = await cashier_info.value
+    await cashier.click("button:has-text('确认付款')")
+    await expect(card.locator(".order-head .stat")).to_have_text("待发货", timeout=15000)
+    await cashier.close()
+    return order_id
