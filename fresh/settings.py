@@ -13,6 +13,7 @@ import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 MODES = ("development", "test", "production")
@@ -76,6 +77,14 @@ class DBSettings:
     # (a stalled server answers 503 after this instead of holding the request; the connection is dropped).
     acquire_timeout: float = 5.0
     query_timeout: float = 8.0
+    # A replica for reads that may lag (catalog pages, search, the back office's reports), as a DSN:
+    # mysql://user:password@host:3306/dailyfresh. The user, password and database left out are the primary's.
+    # Empty: every read and write uses the primary. See replica_settings() and fresh/replica.py.
+    replica: str = ""
+    # Seconds a replica statement (or taking a replica connection) may take before the read goes to the primary,
+    # and seconds the replica is then left alone before it is tried again.
+    replica_timeout: float = 2.0
+    replica_retry: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -318,6 +327,9 @@ def _validate(settings: Settings, *, resolve_db_login: bool = True) -> Settings:
         raise SettingsError("orders.stock_strategy must be atomic, pessimistic or optimistic")
     if settings.db.query_timeout <= settings.db.lock_wait_timeout:
         raise SettingsError("db.query_timeout must be longer than db.lock_wait_timeout")
+    if settings.db.replica_timeout <= 0 or settings.db.replica_retry <= 0:
+        raise SettingsError("db.replica_timeout and db.replica_retry must be positive")
+    replica_settings(settings.db)  # a malformed db.replica is refused at start, not at the first catalog page
     if settings.log.format not in ("text", "json"):
         raise SettingsError("log.format must be text or json")
     if settings.log.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
@@ -338,6 +350,45 @@ def _validate(settings: Settings, *, resolve_db_login: bool = True) -> Settings:
     if not resolve_db_login:
         return settings
     return dataclasses.replace(settings, db=_db_login(settings.db, production=settings.production))
+
+
+REPLICA_SCHEMES = ("mysql", "mariadb")
+
+
+def replica_settings(cfg: DBSettings) -> DBSettings | None:
+    """The connection settings of the replica `cfg.replica` names (None when it names none): its host, port and
+    whichever of user, password and database the DSN gives; everything else, limits included, as the primary's
+    (whose login is the shop's own account and var/db_password unless configured otherwise).
+
+    Raises SettingsError for a malformed DSN; the message never repeats the DSN, which may hold a password."""
+    dsn = cfg.replica.strip()
+    if not dsn:
+        return None
+    shape = "db.replica must look like mysql://user:password@host:3306/dailyfresh"
+    try:
+        parts = urlsplit(dsn)
+        port = parts.port
+    except ValueError:  # a port that is not a number in range, or an unclosed [IPv6 address
+        port = -1
+    if port is not None and not 0 < port < 65536:
+        raise SettingsError(f"{shape}: the host or port cannot be read (the port is a number from 1 to 65535)")
+    if parts.scheme not in REPLICA_SCHEMES:
+        raise SettingsError(f"{shape}: the scheme must be mysql:// or mariadb://")
+    if not parts.hostname:
+        raise SettingsError(f"{shape}: the host is missing")
+    if parts.query or parts.fragment:
+        raise SettingsError(f"{shape}: options (?...) are not read; use the [db] settings")
+    name = unquote(parts.path.lstrip("/"))
+    if "/" in name:
+        raise SettingsError(f"{shape}: the path is the database name alone")
+    replaced = {"host": parts.hostname, "port": port or 3306, "replica": ""}
+    if parts.username:
+        replaced["user"] = unquote(parts.username)
+    if parts.password is not None:
+        replaced["password"] = unquote(parts.password)
+    if name:
+        replaced["name"] = name
+    return dataclasses.replace(cfg, **replaced)
 
 
 def _db_login(cfg: DBSettings, *, production: bool) -> DBSettings:

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from fresh.settings import Settings, SettingsError, load_settings
+from fresh.settings import Settings, SettingsError, load_settings, replica_settings
 
 SECRET = "s" * 40
 
@@ -136,3 +136,40 @@ def test_production_refuses_the_passwordless_root_fallback(tmp_path):
     cfg = load_settings(path="/nonexistent", env={**env, "FRESH_DB_USER": "shop", "FRESH_DB_PASSWORD": "pw"},
                         var_dir=str(tmp_path))
     assert cfg.db.user == "shop"
+
+
+def test_the_replica_dsn_takes_the_primarys_login_and_database_where_it_names_none(tmp_path):
+    password_file = tmp_path / "db_password"
+    password_file.write_text("generated-by-the-bootstrap\n")
+    env = {"FRESH_DB_PASSWORD_FILE": str(password_file), "FRESH_DB_NAME": "shop",
+           "FRESH_DB_REPLICA": "mysql://10.0.0.2"}
+    cfg = load_settings(path="/nonexistent", env=env, var_dir=str(tmp_path))
+    assert cfg.db.replica == "mysql://10.0.0.2"
+    assert replica_settings(load_settings(path="/nonexistent", env={**env, "FRESH_DB_REPLICA": ""},
+                                          var_dir=str(tmp_path)).db) is None
+    only_host = replica_settings(cfg.db)
+    assert (only_host.host, only_host.port, only_host.user, only_host.password, only_host.name) == (
+        "10.0.0.2", 3306, "dailyfresh", "generated-by-the-bootstrap", "shop")
+    assert only_host.query_timeout == cfg.db.query_timeout and only_host.replica == ""
+    full = replica_settings(load_settings(
+        path="/nonexistent", env={**env, "FRESH_DB_REPLICA": "mariadb://reader:p%40ss@[fd00::2]:3307/shop_copy"},
+        var_dir=str(tmp_path)).db)
+    assert (full.host, full.port, full.user, full.password, full.name) == ("fd00::2", 3307, "reader", "p@ss",
+                                                                          "shop_copy")
+
+
+@pytest.mark.parametrize("dsn,complaint", [
+    ("postgres://db2/dailyfresh", "scheme"),
+    ("db2:3306", "scheme"),
+    ("mysql:///dailyfresh", "host is missing"),
+    ("mysql://db2:notaport/dailyfresh", "port"),
+    ("mysql://db2:70000/dailyfresh", "port"),
+    ("mysql://db2:3306/a/b", "database name alone"),
+    ("mysql://db2/dailyfresh?ssl=1", "options"),
+])
+def test_a_malformed_replica_dsn_is_refused_without_repeating_its_password(tmp_path, dsn, complaint):
+    dsn = dsn.replace("//", "//reader:hunter2@", 1) if "//" in dsn else dsn
+    with pytest.raises(SettingsError, match=complaint) as refused:
+        load_settings(path="/nonexistent", env={"FRESH_DB_REPLICA": dsn}, var_dir=str(tmp_path))
+    assert "db.replica must look like mysql://user:password@host:3306/dailyfresh" in str(refused.value)
+    assert "hunter2" not in str(refused.value)
