@@ -8,7 +8,7 @@ import importlib
 import logging
 import signal
 
-from fresh import db, drain, eventloop, logs
+from fresh import db, drain, eventloop, logs, replica
 from fresh.background import BackgroundTasks
 from fresh.catalog.search import search_mode
 from fresh.redis_client import create_redis
@@ -32,10 +32,12 @@ async def main(argv=None) -> None:
     cfg = load_settings()
     logs.setup_logging(cfg.log.format, cfg.log.level)
     pool = await db.create_pool(cfg.db)
+    reads = await replica.open_reads(cfg.db, pool)
     redis = create_redis(cfg.redis)
-    # Decided once at start, with one warning when full-text search is unavailable (fresh/catalog/search.py).
-    await search_mode(pool, cfg.catalog.search)
-    app = make_app(cfg, pool=pool, redis=redis)
+    # Decided once at start, with one warning when full-text search is unavailable (fresh/catalog/search.py), on
+    # the pool the searches read from.
+    await search_mode(reads, cfg.catalog.search)
+    app = make_app(cfg, pool=pool, redis=redis, reads=reads)
     host, port = args.host or cfg.web.host, args.port or cfg.web.port
     server = app.listen(port, address=host, backlog=cfg.web.backlog, **server_options(cfg))
     servers = [server]
@@ -68,6 +70,7 @@ async def main(argv=None) -> None:
         except TimeoutError:
             log.warning("connections still open after 2 s; closing anyway")
     app.close()
+    await replica.close_reads(reads, pool)
     pool.close()
     await pool.wait_closed()
     await redis.aclose()

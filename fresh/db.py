@@ -146,7 +146,13 @@ async def _rollback(conn: aiomysql.Connection, exc: BaseException) -> None:
 
 @contextlib.asynccontextmanager
 async def cursor(pool: aiomysql.Pool) -> AsyncIterator[aiomysql.DictCursor]:
-    """A cursor on a pooled autocommit connection, for reads and single statements."""
+    """A cursor on a pooled autocommit connection, for reads and single statements. Given the read pool with a
+    replica (fresh.replica.ReplicaReads), a cursor that reads from the replica while it answers."""
+    reads = getattr(pool, "read_cursor", None)
+    if reads is not None:
+        async with reads() as cur:
+            yield cur
+        return
     async with connection(pool) as conn, conn.cursor() as cur:
         yield cur
 

@@ -85,13 +85,16 @@ HEAD_READ_LIMIT = 1024 * 1024
 
 
 class Application(tornado.web.Application):
-    """The Tornado application, holding the settings, the pool, the Redis client, the hooks, the live-status
-    broadcaster and the list of the process's background work (a fresh.hooks.Context)."""
+    """The Tornado application, holding the settings, the pool, the read pool, the Redis client, the hooks, the
+    live-status broadcaster and the list of the process's background work (a fresh.hooks.Context)."""
 
     def __init__(self, cfg: Settings, *, pool, redis, routes, hooks: Hooks, background: list[Background],
-                 **tornado_settings):
+                 reads=None, **tornado_settings):
         self.cfg = cfg
         self.db = pool
+        # Reads that may lag (catalog pages, search, reports): the replica's when db.replica names one
+        # (fresh.replica), else the primary's pool itself.
+        self.reads = pool if reads is None else reads
         self.redis = redis
         # The hottest Redis commands (the cart's add) share one pipelined connection (fresh.redis_client.Lane).
         self.redis_lane = create_lane(cfg.redis)
@@ -131,7 +134,7 @@ class Application(tornado.web.Application):
         return delegate
 
     def close(self) -> None:
-        """Drop what the application opened itself (the pool and the Redis client are the caller's)."""
+        """Drop what the application opened itself (the pools and the Redis client are the caller's)."""
         self.redis_lane.close()
         self.hash_gate.close()
 
@@ -221,8 +224,10 @@ async def listen_live(app: Application) -> None:
     await app.live.run()
 
 
-def make_app(cfg: Settings, *, pool, redis) -> Application:
-    """Build the application from the packages' ROUTES, HOOKS and BACKGROUND (fresh/packages.py); does no I/O."""
+def make_app(cfg: Settings, *, pool, redis, reads=None) -> Application:
+    """Build the application from the packages' ROUTES, HOOKS and BACKGROUND (fresh/packages.py); does no I/O.
+
+    `reads` is the read pool (fresh.replica.open_reads); None: the primary's `pool` serves every read."""
     parts = packages.collect()
     routes: list = [
         tornado.web.url(r"/healthz", HealthHandler, name="healthz"),
@@ -237,6 +242,7 @@ def make_app(cfg: Settings, *, pool, redis) -> Application:
     return Application(
         cfg,
         pool=pool,
+        reads=reads,
         redis=redis,
         routes=routes,
         hooks=parts.hooks,
@@ -406,6 +412,11 @@ class BaseHandler(tornado.web.RequestHandler):
     @property
     def db(self):
         return self.application.db
+
+    @property
+    def reads(self):
+        """The read pool, for reads that may lag (fresh.replica); never for a read that decides a write."""
+        return self.application.reads
 
     @property
     def redis(self):

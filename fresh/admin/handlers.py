@@ -15,8 +15,9 @@ class DashboardHandler(AdminHandler):
     section = "dashboard"
 
     async def get(self) -> None:
-        data = await dashboard.summary(self.db)
-        counts = await orders.status_counts(self.db)
+        # A report: its figures may lag by the replica's delay (fresh.replica).
+        data = await dashboard.summary(self.reads)
+        counts = await orders.status_counts(self.reads)
         await self.render("admin/dashboard.html", data=data, counts=counts, status_names=orders.STATUS_NAMES,
                           today=dashboard.beijing_today().isoformat())
 
@@ -401,6 +402,7 @@ class AuditListHandler(AdminHandler):
                    "entity_id": self.arg("entity_id")[:64]}
         if filters["entity"] not in {str(e) for e in audit.Entity}:
             filters["entity"] = ""
-        page = await audit.list_entries(self.db, page=self.page_arg(), **filters)
+        # A report (what staff did), read from the read pool: the newest rows may lag by the replica's delay.
+        page = await audit.list_entries(self.reads, page=self.page_arg(), **filters)
         await self.render("admin/audit_list.html", page=page, filters=filters, entities=audit.ENTITY_NAMES,
                           qs=lambda **kw: query_string(**{**filters, **kw}), breadcrumbs=[("操作日志", None)])

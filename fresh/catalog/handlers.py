@@ -20,6 +20,12 @@ class CatalogHandler(BaseHandler):
     load_session = False  # page_state() checks the cookie's claims against `session:<sid>`
     cart_count = 0
 
+    @property
+    def db(self):
+        """Catalog pages only read, and may show data a moment old: every query of theirs takes the read pool (the
+        replica while db.replica names one that answers; fresh.replica)."""
+        return self.application.reads
+
     async def page_state(self) -> str:
         """Check the session, read the header count and the catalog version (one pipeline); return the version."""
         claims = self.session
@@ -53,7 +59,10 @@ class CatalogHandler(BaseHandler):
         return version
 
     async def index_data(self, version: str) -> dict:
-        return await index.local_index(self.db, self.redis, ttl=self.cfg.catalog.index_cache_ttl, version=version)
+        # Kept until the next catalog write (index_cache_ttl is an hour): built from the primary, so a replica still
+        # behind that write cannot pin the catalog from before it. One build per catalog version.
+        return await index.local_index(self.application.db, self.redis, ttl=self.cfg.catalog.index_cache_ttl,
+                                       version=version)
 
     async def categories(self, version: str) -> list[dict]:
         """The category strip's rows, from the index data decoded once per process and version."""
@@ -153,7 +162,8 @@ class ListHandler(CatalogHandler):
         sort = goods.clean_sort(self.arg("sort"))
         asked = _int_path(page)
         size = self.cfg.catalog.page_size
-        total = await goods.category_count(self.db, self.redis, type_id=category["id"],
+        # Counted from the primary like the index data (kept per catalog version); list_skus() below reuses it.
+        total = await goods.category_count(self.application.db, self.redis, type_id=category["id"],
                                            cap=goods.LIST_MAX_PAGES * size, version=version)
         last = max(1, math.ceil(total / size))
         if not 1 <= asked <= last:

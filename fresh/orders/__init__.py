@@ -24,11 +24,12 @@ ROUTES = [
 
 
 async def _sku_comments_hook(app, sku_id: int) -> list[dict]:
-    """`sku_comments` hook for the goods detail page: [{username, comment, created_at}], newest first."""
+    """`sku_comments` hook for the goods detail page: [{username, comment, created_at}], newest first. Read from
+    the read pool, as the rest of the page (fresh.replica): a new comment may show a moment late."""
     from fresh.accounts import users
 
-    rows = await sku_comments(app.db, sku_id)
-    names = await users.get_usernames(app.db, {r["user_id"] for r in rows})
+    rows = await sku_comments(app.reads, sku_id)
+    names = await users.get_usernames(app.reads, {r["user_id"] for r in rows})
     return [{"username": names.get(r["user_id"], "匿名"), "comment": r["comment"], "created_at": r["created_at"]}
             for r in rows]
 
