@@ -8,7 +8,8 @@ import subprocess
 import time
 
 from fresh.settings import ROOT
-from tests.bootstrap.conftest import bootstrap_env, free_port
+from tests.bootstrap.conftest import bootstrap_env
+from tests.private_mariadb import free_port
 
 SCRIPT = str(ROOT / "scripts" / "ensure-services.sh")
 
