@@ -13,7 +13,7 @@ import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 MODES = ("development", "test", "production")
@@ -89,10 +89,24 @@ class DBSettings:
 
 @dataclass(frozen=True)
 class RedisSettings:
-    # The URL carries the database number; tests use their own.
+    # The URL carries the scheme (redis://, rediss:// for TLS, unix:///path/to/socket?db=N), the password and the
+    # database number; tests use their own. TLS files go in its query: ?ssl_ca_certs=/path/ca.pem (also
+    # ssl_certfile, ssl_keyfile, ssl_cert_reqs, ssl_check_hostname: REDIS_URL_OPTIONS).
     url: str = "redis://127.0.0.1:6379/0"
     timeout: float = 5.0
     max_connections: int = 200
+    # Redis Sentinel: comma-separated host:port of the Sentinels; empty = the URL's host and port are the server.
+    # With Sentinels every connection asks them for the primary of service_name (the URL's host and port are then
+    # unused) and follows a failover without a restart. They are spoken to with the URL's scheme (rediss: TLS).
+    sentinels: str = ""
+    service_name: str = "dailyfresh"
+    # Sentinel's own requirepass (not the servers'), and the timeout of one question to one Sentinel.
+    sentinel_password: str = ""
+    sentinel_timeout: float = 1.0
+    # The hottest commands share one pipelined connection (fresh/redis_client.Lane; BENCHMARKS.md: cart add 39% ->
+    # 57-62% of the bare POST). It follows Sentinel, TLS and unix sockets too; false sends them through redis-py's
+    # pool like every other command.
+    lane: bool = True
 
 
 @dataclass(frozen=True)
@@ -253,6 +267,49 @@ def allowed_networks(value: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6
     return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip())
 
 
+# Query parameters of redis.url the shop passes on (redis-py's names); any other is refused.
+REDIS_URL_OPTIONS = ("db", "ssl_ca_certs", "ssl_certfile", "ssl_keyfile", "ssl_cert_reqs", "ssl_check_hostname")
+
+
+def sentinel_addresses(value: str) -> tuple[tuple[str, int], ...]:
+    """The (host, port) pairs of a comma-separated `redis.sentinels` (ValueError for a malformed one)."""
+    addresses = []
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        host, sep, port = part.rpartition(":")
+        host = host.strip("[]")  # [::1]:26379
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{part!r} is not host:port")
+        addresses.append((host, int(port)))
+    return tuple(addresses)
+
+
+def check_redis_url(url: str) -> None:
+    """ValueError unless `url` is a redis://, rediss:// or unix:// URL the shop can use."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        raise ValueError(f"the scheme must be redis://, rediss:// or unix://, not {parts.scheme or 'none'}")
+    if parts.scheme == "unix" and not parts.path:
+        raise ValueError("a unix:// URL needs the socket's path, e.g. unix:///run/redis/redis.sock?db=0")
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a malformed one
+    except ValueError:
+        raise ValueError("the port is not a number") from None
+    db = parts.path.strip("/") if parts.scheme != "unix" else ""
+    if db and not db.isdigit():
+        raise ValueError(f"the path must be the database number, not {parts.path!r}")
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if name not in REDIS_URL_OPTIONS:
+            raise ValueError(f"unknown option {name!r} (known: {', '.join(REDIS_URL_OPTIONS)})")
+        if name.startswith("ssl_") and parts.scheme != "rediss":
+            raise ValueError(f"{name} is for TLS: the URL must be rediss://")
+        if name == "db" and not value.isdigit():
+            raise ValueError(f"db must be a number, not {value!r}")
+        if name == "ssl_cert_reqs" and value not in ("none", "optional", "required"):
+            raise ValueError("ssl_cert_reqs must be none, optional or required")
+
+
 def resolve_path(value: str) -> Path:
     """Resolve a configured path; relative ones are taken from the project root."""
     path = Path(value)
@@ -338,6 +395,7 @@ def _validate(settings: Settings, *, resolve_db_login: bool = True) -> Settings:
         allowed_networks(settings.metrics.allow)
     except ValueError as exc:
         raise SettingsError(f"metrics.allow: {exc}") from None
+    _validate_redis(settings.redis)
     if settings.orders.transit_price < 0:
         raise SettingsError("orders.transit_price must not be negative")
     if not settings.web.cookie_secret:
@@ -389,6 +447,27 @@ def replica_settings(cfg: DBSettings) -> DBSettings | None:
     if name:
         replaced["name"] = name
     return dataclasses.replace(cfg, **replaced)
+
+
+def _validate_redis(cfg: RedisSettings) -> None:
+    try:
+        check_redis_url(cfg.url)
+    except ValueError as exc:
+        raise SettingsError(f"redis.url: {exc}") from None
+    try:
+        sentinels = sentinel_addresses(cfg.sentinels)
+    except ValueError as exc:
+        raise SettingsError(f"redis.sentinels: {exc} (expected host:port,host:port)") from None
+    if sentinels and cfg.url.startswith("unix:"):
+        raise SettingsError("redis.sentinels: Sentinel names the primary by host and port, so redis.url must be"
+                            " redis:// or rediss://, not unix://")
+    if not cfg.service_name.strip():
+        raise SettingsError("redis.service_name must not be empty")
+    for name in ("timeout", "sentinel_timeout"):
+        if getattr(cfg, name) <= 0:
+            raise SettingsError(f"redis.{name} must be positive")
+    if cfg.max_connections < 1:
+        raise SettingsError("redis.max_connections must be at least 1")
 
 
 def _db_login(cfg: DBSettings, *, production: bool) -> DBSettings:
