@@ -56,6 +56,8 @@ class Broadcaster:
         self.redis = redis
         self.sockets: dict[str, set[Subscriber]] = defaultdict(set)
         self.connected = asyncio.Event()
+        # Set when the listener's connection was made again under it (see run()).
+        self.gap = False
 
     def add(self, order_id: str, socket: Subscriber) -> None:
         self.sockets[order_id].add(socket)
@@ -99,16 +101,23 @@ class Broadcaster:
         first = True
         while True:
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            self.gap = False
             try:
                 await asyncio.wait_for(pubsub.psubscribe(CHANNEL_PREFIX + "*"), 5)
+                # Within its retries redis-py reconnects a lost pub/sub connection and subscribes again by itself
+                # (to the new primary after a Sentinel failover): no error reaches this loop, yet messages were
+                # missed, so the reconnection is noted (_reconnected) and treated as a gap too.
+                pubsub.connection.register_connect_callback(self._reconnected)
                 self.connected.set()
                 if not first:
-                    # Messages published while we were away are lost: send each socket the status now.
-                    await asyncio.gather(*(s.resync() for group in list(self.sockets.values()) for s in group),
-                                         return_exceptions=True)
+                    await self._resync()
                 first, delay = False, 0.5
                 while True:
                     message = await pubsub.get_message(timeout=30.0)
+                    if self.gap:
+                        self.gap = False
+                        log.warning("pub/sub listener reconnected to Redis; resyncing its sockets")
+                        await self._resync()
                     if message and message["type"] == "pmessage":
                         self.dispatch(message["channel"], message["data"])
             except asyncio.CancelledError:
@@ -120,7 +129,18 @@ class Broadcaster:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
             finally:
+                if pubsub.connection is not None:
+                    pubsub.connection.deregister_connect_callback(self._reconnected)
                 try:
                     await asyncio.wait_for(pubsub.aclose(), 2)
                 except Exception:  # the connection is already gone
                     pass
+
+    def _reconnected(self, connection: object) -> None:
+        self.gap = True
+        metrics.REDIS_ERRORS.labels("pubsub").inc()
+
+    async def _resync(self) -> None:
+        # Messages published while we were away are lost: send each socket the status now.
+        await asyncio.gather(*(s.resync() for group in list(self.sockets.values()) for s in group),
+                             return_exceptions=True)
