@@ -1,37 +1,91 @@
 """The redis.asyncio client, and the lane (one pipelined connection for the hottest commands). The URL carries
-the database number, so tests never touch the shop's data."""
+the scheme, password and database number, so tests never touch the shop's data; with `redis.sentinels` both find
+the primary through Redis Sentinel at each connect and follow a failover without a restart."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import ssl
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import hiredis
 import redis.asyncio as aioredis
 import redis.exceptions
+from redis.asyncio.connection import RedisSSLContext, parse_url
+from redis.asyncio.sentinel import Sentinel
 
-from fresh.settings import RedisSettings
+from fresh.settings import RedisSettings, sentinel_addresses
 
 
 def create_redis(cfg: RedisSettings) -> aioredis.Redis:
-    """Build the client (no I/O until the first command)."""
-    return aioredis.Redis.from_url(
-        cfg.url,
+    """Build the client (no I/O until the first command): of the URL's server, or of the primary the Sentinels
+    name (redis-py's Sentinel pool asks them at every new connection, and a connection that meets READONLY, a
+    demoted primary, is dropped with ConnectionError, which the web layer answers with 503)."""
+    options = dict(
         decode_responses=True,
         socket_timeout=cfg.timeout,
         socket_connect_timeout=cfg.timeout,
         max_connections=cfg.max_connections,
         health_check_interval=30,
     )
+    if not cfg.sentinels:
+        return aioredis.Redis.from_url(cfg.url, **options)
+    return _sentinel(cfg).master_for(cfg.service_name, redis_class=SentinelRedis, **options)
 
 
-def create_lane(cfg: RedisSettings) -> Lane:
-    """The lane to the same server and database (no I/O until the first command)."""
-    return Lane(cfg.url, timeout=cfg.timeout)
+class SentinelRedis(aioredis.Redis):
+    """redis-py's client of the primary the Sentinels name; closing it also closes the connections to them."""
+
+    @property
+    def sentinel(self) -> Sentinel:
+        return self.connection_pool.sentinel_manager
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        await super().aclose(close_connection_pool)
+        await self.sentinel.aclose()
+
+
+def _sentinel(cfg: RedisSettings) -> Sentinel:
+    server, tls = _url_options(cfg.url)
+    server.pop("host", None)
+    server.pop("port", None)
+    if tls:
+        server["ssl"] = True  # SentinelConnectionPool then makes TLS connections, with the URL's ssl_* options
+    asking = dict(socket_timeout=cfg.sentinel_timeout, socket_connect_timeout=cfg.sentinel_timeout,
+                  decode_responses=True)
+    if cfg.sentinel_password:
+        asking["password"] = cfg.sentinel_password
+    if tls:
+        asking.update({k: v for k, v in server.items() if k.startswith("ssl")})
+    return Sentinel(sentinel_addresses(cfg.sentinels), sentinel_kwargs=asking, **server)
+
+
+def _url_options(url: str) -> tuple[dict, bool]:
+    """redis-py's connection options of a URL (host, port or path, db, login, ssl_*), and whether it is TLS."""
+    options = parse_url(url)
+    connection_class = options.pop("connection_class", None)
+    tls = connection_class is not None and issubclass(connection_class, aioredis.SSLConnection)
+    return options, tls
+
+
+def create_lane(cfg: RedisSettings, redis: aioredis.Redis | None = None) -> Lane | aioredis.Redis:
+    """The lane to the same server and database (no I/O until the first command); with Sentinels it asks those
+    of `redis` (create_redis's client) for the primary. With `redis.lane` off: `redis` itself, whose methods the
+    lane's users call alike."""
+    if not cfg.lane:
+        if redis is None:
+            raise ValueError("redis.lane is off: pass the redis-py client the hot paths use instead")
+        return redis
+    locate = None
+    if cfg.sentinels:
+        if not isinstance(redis, SentinelRedis):
+            raise ValueError("with redis.sentinels the lane asks the Sentinels of create_redis's client")
+        sentinel, service = redis.sentinel, cfg.service_name
+        locate = lambda: sentinel.discover_master(service)  # noqa: E731
+    return Lane(cfg.url, timeout=cfg.timeout, locate=locate)
 
 
 # --- the lane: one pipelined connection for the hottest commands -----------------------------------------------
@@ -47,18 +101,26 @@ class Lane:
 
     Every command is bounded by the client's timeout: when the oldest outstanding reply is overdue, the connection
     is dropped, its callers get redis TimeoutError, and the next command connects again. A lost connection fails
-    its callers with redis ConnectionError (the web layer answers 503, as for redis-py's errors)."""
+    its callers with redis ConnectionError (the web layer answers 503, as for redis-py's errors).
 
-    def __init__(self, url: str, *, timeout: float):
-        parts = urlsplit(url)
-        if parts.scheme != "redis":
-            raise ValueError(f"the lane speaks plain redis:// only, not {parts.scheme}://")
-        self.host = parts.hostname or "127.0.0.1"
-        self.port = parts.port or 6379
-        self.db = int((parts.path or "/0").lstrip("/") or 0)
-        self.username = unquote(parts.username) if parts.username else None
-        self.password = unquote(parts.password) if parts.password else None
+    It speaks redis://, rediss:// (TLS, with the URL's ssl_* options) and unix://. With `locate` (Sentinel) each
+    connect asks it for the primary's address and checks with ROLE that the server is one. A READONLY reply (the
+    server was demoted under us: a failover) fails like a lost connection and drops it, so the next command finds
+    the new primary; Sentinel also closes the clients of a server it demotes."""
+
+    def __init__(self, url: str, *, timeout: float,
+                 locate: Callable[[], Awaitable[tuple[str, int]]] | None = None):
+        options, tls = _url_options(url)
+        self.host = options.get("host") or "127.0.0.1"
+        self.port = int(options.get("port") or 6379)
+        self.path = options.get("path")
+        self.db = int(options.get("db") or 0)
+        self.username = options.get("username")
+        self.password = options.get("password")
+        self.ssl = _ssl_context(options) if tls else None
+        self.check_hostname = tls and options.get("ssl_check_hostname", True)
         self.timeout = timeout
+        self.locate = locate
         self._conn: _LaneConnection | None = None
         self._connecting: asyncio.Task | None = None
 
@@ -102,22 +164,57 @@ class Lane:
 
     async def _open(self) -> _LaneConnection:
         loop = asyncio.get_running_loop()
+        host, port = self.host, self.port
+        if self.locate is not None:
+            # MasterNotFoundError (no Sentinel answered, or none knows a healthy primary) is a ConnectionError.
+            try:
+                host, port = await asyncio.wait_for(self.locate(), self.timeout)
+            except TimeoutError as exc:
+                raise redis.exceptions.ConnectionError(f"no Sentinel named the primary within {self.timeout} s") \
+                    from exc
+        where = self.path or f"{host}:{port}"
+
+        def protocol() -> _LaneConnection:
+            return _LaneConnection(loop, self.timeout)
+
         try:
-            _, conn = await asyncio.wait_for(
-                loop.create_connection(lambda: _LaneConnection(loop, self.timeout), self.host, self.port),
-                self.timeout,
-            )
-        except (OSError, TimeoutError) as exc:
-            raise redis.exceptions.ConnectionError(f"Redis at {self.host}:{self.port}: {exc!r}") from exc
+            if self.path:
+                opening = loop.create_unix_connection(protocol, self.path)
+            elif self.ssl is not None:
+                opening = loop.create_connection(protocol, host, port, ssl=self.ssl,
+                                                 server_hostname=host if self.check_hostname else "")
+            else:
+                opening = loop.create_connection(protocol, host, port)
+            _, conn = await asyncio.wait_for(opening, self.timeout)
+        except (OSError, TimeoutError) as exc:  # ssl.SSLError (a refused certificate) is an OSError
+            raise redis.exceptions.ConnectionError(f"Redis at {where}: {exc!r}") from exc
         hello = []
         if self.password is not None:
             hello.append(("AUTH", self.username, self.password) if self.username else ("AUTH", self.password))
         if self.db:
             hello.append(("SELECT", self.db))
-        for args in hello:
-            await conn.send(args)
+        try:
+            for args in hello:
+                await conn.send(args)
+            if self.locate is not None:
+                # Sentinel may still name a primary it has just demoted: use only a server that says it is one.
+                role = await conn.send(("ROLE",))
+                if role[0] != "master":
+                    raise redis.exceptions.ConnectionError(f"Redis at {where} is a {role[0]}, not the primary")
+        except BaseException:
+            conn.abort()
+            raise
         self._conn = conn
         return conn
+
+
+def _ssl_context(options: dict) -> ssl.SSLContext:
+    """The TLS context redis-py would make of the same URL options (certificates required by default)."""
+    return RedisSSLContext(
+        keyfile=options.get("ssl_keyfile"), certfile=options.get("ssl_certfile"),
+        cert_reqs=options.get("ssl_cert_reqs", "required"), ca_certs=options.get("ssl_ca_certs"),
+        check_hostname=options.get("ssl_check_hostname", True),
+    ).get()
 
 
 class LaneScript:
@@ -189,6 +286,13 @@ class _LaneConnection(asyncio.Protocol):
                 if future.done():
                     continue  # its caller was cancelled
                 if isinstance(reply, redis.exceptions.ResponseError):
+                    if str(reply).startswith("READONLY"):
+                        # A demoted primary: every caller behind this one would meet it too. The next command
+                        # connects again (to the new primary, with Sentinel); until then the shop answers 503.
+                        future.set_exception(redis.exceptions.ConnectionError(f"Redis is read-only now: {reply}"))
+                        self._fail(lambda: redis.exceptions.ConnectionError("Redis is read-only now"))
+                        self.abort()
+                        return
                     future.set_exception(reply)
                 else:
                     future.set_result(reply)

@@ -96,8 +96,9 @@ class Application(tornado.web.Application):
         # (fresh.replica), else the primary's pool itself.
         self.reads = pool if reads is None else reads
         self.redis = redis
-        # The hottest Redis commands (the cart's add) share one pipelined connection (fresh.redis_client.Lane).
-        self.redis_lane = create_lane(cfg.redis)
+        # The hottest Redis commands (the cart's add) share one pipelined connection (fresh.redis_client.Lane), or
+        # go through `redis` itself when redis.lane is off.
+        self.redis_lane = create_lane(cfg.redis, redis)
         self.hooks = hooks
         # This process's order-status websockets; its pub/sub listener is the first background task.
         self.live = live.Broadcaster(redis)
@@ -135,7 +136,8 @@ class Application(tornado.web.Application):
 
     def close(self) -> None:
         """Drop what the application opened itself (the pools and the Redis client are the caller's)."""
-        self.redis_lane.close()
+        if self.redis_lane is not self.redis:
+            self.redis_lane.close()
         self.hash_gate.close()
 
 
@@ -661,7 +663,8 @@ class BaseHandler(tornado.web.RequestHandler):
         return path if is_safe_next(path) else ""
 
 
-REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+# ReadOnlyError: a write reached a replica (a primary demoted by a failover, while redis.url still names it).
+REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, redis.exceptions.ReadOnlyError)
 
 
 def _is_unavailable(exc: BaseException | None) -> bool:
