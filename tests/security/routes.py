@@ -48,25 +48,11 @@ class Route:
 
     def fill(self, values: list[str]) -> str:
         """The path with the groups replaced by `values` (in order)."""
-        out, it, depth, start = [], iter(values), 0, 0
-        i = 0
-        pattern = self.pattern
-        while i < len(pattern):
-            ch = pattern[i]
-            if ch == "\\":
-                i += 2
-                continue
-            if ch == "(":
-                if depth == 0:
-                    out.append(pattern[start:i])
-                depth += 1
-            elif ch == ")":
-                depth -= 1
-                if depth == 0:
-                    out.append(next(it))
-                    start = i + 1
-            i += 1
-        out.append(pattern[start:])
+        out, end = [], 0
+        for (start, stop), value in zip(_top_level_spans(self.pattern), values, strict=True):
+            out += [self.pattern[end:start - 1], value]
+            end = stop + 1
+        out.append(self.pattern[end:])
         return _unescape("".join(out))
 
     def __str__(self) -> str:
@@ -74,7 +60,12 @@ class Route:
 
 
 def _top_level_groups(pattern: str) -> list[str]:
-    groups, depth, start, i = [], 0, 0, 0
+    return [pattern[start:stop] for start, stop in _top_level_spans(pattern)]
+
+
+def _top_level_spans(pattern: str) -> list[tuple[int, int]]:
+    """Where each outermost group's body starts and stops in a route regex (escaped parentheses skipped)."""
+    spans, depth, start, i = [], 0, 0, 0
     while i < len(pattern):
         ch = pattern[i]
         if ch == "\\":
@@ -87,9 +78,9 @@ def _top_level_groups(pattern: str) -> list[str]:
         elif ch == ")":
             depth -= 1
             if depth == 0:
-                groups.append(pattern[start:i])
+                spans.append((start, i))
         i += 1
-    return groups
+    return spans
 
 
 def _unescape(text: str) -> str:
