@@ -1,4 +1,5 @@
-"""Shared fixtures: a fresh test database and Redis database, the app on a free port, clients and users.
+"""Shared fixtures: a fresh test database and Redis database, the app on a free port, clients and users; the
+fixture modules of tests/fixtures/ registered for every package.
 
 Everything runs against the real MariaDB and Redis; a missing service fails the run, it never skips it.
 """
@@ -10,18 +11,24 @@ import os
 
 import pytest
 from tornado.httpclient import AsyncHTTPClient
-from tornado.httpserver import HTTPServer
-from tornado.testing import bind_unused_port
 
 from fresh import db, eventloop, migrate
-from fresh.background import BackgroundTasks
 from fresh.catalog.cache import forget_local
 from fresh.keys import ensure_dev_keys, local_gateway_settings
 from fresh.payments.sandbox import make_sandbox_app
 from fresh.redis_client import create_redis
 from fresh.settings import load_settings
 from fresh.web import listen_live, make_app, server_options
-from tests.helpers import Client, create_user
+from tests.helpers import AppServer, Client, create_user
+
+# Fixtures shared by several packages, each defined once (a test names them as parameters, never imports them).
+pytest_plugins = [
+    "tests.fixtures.orders",
+    "tests.fixtures.payments",
+    "tests.fixtures.catalog",
+    "tests.fixtures.browser",
+    "tests.fixtures.tally",
+]
 
 # Tests run on the event loop the shop's processes run on (uvloop unless FRESH_EVENT_LOOP=asyncio): pytest-asyncio
 # makes its loops with the policy in force.
@@ -53,38 +60,37 @@ def make_settings(var_dir, port: int, **sections):
 
 
 @pytest.fixture(scope="session")
-def app_socket():
-    sock, port = bind_unused_port()
-    yield sock, port
-    sock.close()
+async def app_server():
+    """The session's shop's port (taken first: the settings name it); the `app` fixture serves on it."""
+    server = AppServer()
+    yield server
+    await server.close()
 
 
 @pytest.fixture(scope="session")
-def gateway_socket():
-    sock, port = bind_unused_port()
-    yield sock, port
-    sock.close()
+async def gateway_server():
+    server = AppServer()
+    yield server
+    await server.close()
 
 
 @pytest.fixture(scope="session")
-def settings(tmp_path_factory, app_socket, gateway_socket):
+def settings(tmp_path_factory, app_server, gateway_server):
     """The shop's test settings: its own var dir with dev keys, Alipay pointed at the session's sandbox."""
     var = tmp_path_factory.mktemp("var")
     keys = var / "keys"
     ensure_dev_keys(keys)
-    return make_settings(var, app_socket[1], **local_gateway_settings(keys, gateway_socket[1]))
+    return make_settings(var, app_server.port, **local_gateway_settings(keys, gateway_server.port))
 
 
 @pytest.fixture(scope="session")
-async def session_gateway(settings, gateway_socket):
+async def session_gateway(settings, gateway_server):
     """The local Alipay sandbox the session's shop pays through (an outside party on its own port)."""
     gateway = make_sandbox_app(settings.sandbox)
-    server = HTTPServer(gateway)
-    server.add_sockets([gateway_socket[0]])
+    gateway_server.serve(gateway)
     yield gateway
     gateway.cancel_notifies()
-    server.stop()
-    await server.close_all_connections()
+    await gateway_server.close()
 
 
 @pytest.fixture
@@ -138,22 +144,17 @@ async def clean(pool, redis, settings):
 
 
 @pytest.fixture(scope="session")
-async def app(settings, pool, redis, app_socket):
-    application = make_app(settings, pool=pool, redis=redis)
-    server = HTTPServer(application, **server_options(settings))
-    server.add_sockets([app_socket[0]])
+async def app(settings, pool, redis, app_server):
     # Of the background work only the live-status listener: tests run the watcher and the expiry themselves.
-    async with BackgroundTasks(application, [listen_live]):
-        yield application
-        server.stop()
-        application.live.close_all()
-    await server.close_all_connections()
-    application.close()
+    application = make_app(settings, pool=pool, redis=redis)
+    app_server.serve(application, background=[listen_live], **server_options(settings))
+    yield application
+    await app_server.close()
 
 
 @pytest.fixture(scope="session")
-def base_url(app, app_socket) -> str:
-    return f"http://127.0.0.1:{app_socket[1]}"
+def base_url(app, app_server) -> str:
+    return app_server.url
 
 
 @pytest.fixture

@@ -1,11 +1,13 @@
-"""Test helpers: an HTTP client with a cookie jar and `_xsrf` handling, and user creation."""
+"""Test helpers: an HTTP client with a cookie jar and `_xsrf` handling, an app served on a free port, users."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 import secrets
+import time
 from datetime import UTC
 from email import message_from_bytes
 from http.cookies import SimpleCookie
@@ -13,11 +15,82 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from tornado.httpclient import AsyncHTTPClient, HTTPResponse
+from tornado.httpserver import HTTPServer
+from tornado.testing import bind_unused_port
 
 from fresh import db
 from fresh.accounts import users
+from fresh.background import BackgroundTasks
+from fresh.web import Application
 
 DEFAULT_PASSWORD = "password123"
+
+
+def free_ports(n: int) -> list[int]:
+    """`n` different ports of 127.0.0.1 nobody listens on now: for child processes to listen on, or as addresses
+    where nothing answers (all bound at once, so they differ, then released)."""
+    sockets = [bind_unused_port() for _ in range(n)]
+    for sock, _ in sockets:
+        sock.close()
+    return [port for _, port in sockets]
+
+
+def free_port() -> int:
+    return free_ports(1)[0]
+
+
+class AppServer:
+    """A Tornado application served in this process on a free port of 127.0.0.1: the one way tests serve an app.
+
+    The port is taken when the object is made, so settings that name it (`web.base_url`) can be built before the
+    application. `serve()` starts answering (and starts the background work it is given); `close()` stops listening,
+    closes the open connections, stops that background work and, unless the app was served with `owned=False`
+    (a second server in front of the session's app), closes the app's websockets and what a shop application
+    opened itself (never the pool or the Redis client: those are the caller's). Usable as `async with`."""
+
+    def __init__(self):
+        self.socket, self.port = bind_unused_port()
+        self.app = None
+        self.server: HTTPServer | None = None
+        self.tasks: BackgroundTasks | None = None
+        self.owned = False
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def serve(self, app, *, background=(), owned: bool = True, backlog: int | None = None,
+              **server_options) -> AppServer:
+        self.app, self.owned = app, owned
+        self.server = HTTPServer(app, **server_options)
+        if backlog is not None:
+            self.socket.listen(backlog)  # bind_unused_port listens with Tornado's default of 128
+        self.server.add_sockets([self.socket])
+        if background:
+            self.tasks = BackgroundTasks(app, background)
+            self.tasks.start()
+        return self
+
+    async def close(self) -> None:
+        if self.server is None:
+            self.socket.close()
+            return
+        self.server.stop()
+        shop = self.owned and isinstance(self.app, Application)
+        if shop:
+            self.app.live.close_all()
+        if self.tasks is not None:
+            await self.tasks.stop()
+        await asyncio.wait_for(self.server.close_all_connections(), 10)
+        if shop:
+            self.app.close()
+        self.server = None
+
+    async def __aenter__(self) -> AppServer:
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
 
 
 class Response:
@@ -151,6 +224,14 @@ def process_env(settings, *, base_url: str = "") -> dict:
         FRESH_ORDERS_EXPIRY_INTERVAL="1", FRESH_ALIPAY_WATCH_INTERVAL="0.2",
     )
     return env
+
+
+async def wait_until(predicate, timeout: float = 15.0) -> None:
+    """Poll `predicate` (a coroutine function) until it is true; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not await predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.05)
 
 
 async def count(pool, table: str, where: str = "1", args=()) -> int:

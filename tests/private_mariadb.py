@@ -16,16 +16,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from tornado.testing import bind_unused_port
+from tests.helpers import free_port
 
 MARIADBD = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
 INSTALL_DB = shutil.which("mariadb-install-db") or "mariadb-install-db"
-
-
-def free_port() -> int:
-    sock, port = bind_unused_port()
-    sock.close()
-    return port
 
 
 class PrivateMariaDB:

@@ -7,11 +7,9 @@ import os
 import signal
 import sys
 
-from tornado.testing import bind_unused_port
-
 from fresh import eventloop
 from fresh.settings import ROOT
-from tests.helpers import Client
+from tests.helpers import Client, free_port
 
 
 async def test_tests_run_on_the_shops_loop():
@@ -20,8 +18,7 @@ async def test_tests_run_on_the_shops_loop():
 
 
 async def test_app_serves_and_stops_on_sigterm(settings):
-    sock, port = bind_unused_port()
-    sock.close()
+    port = free_port()
     env = dict(os.environ, FRESH_MODE="test", FRESH_DB_NAME=settings.db.name, FRESH_REDIS_URL=settings.redis.url,
                FRESH_VAR_DIR=str(settings.var_path), FRESH_WEB_COOKIE_SECRET=settings.web.cookie_secret,
                FRESH_ALIPAY_APP_PRIVATE_KEY=str(settings.alipay.app_private_key),

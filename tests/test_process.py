@@ -8,20 +8,13 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
-from tornado.testing import bind_unused_port
 from tornado.websocket import websocket_connect
 
 from fresh import db
 from fresh.settings import ROOT
-from tests.helpers import Client, create_user, process_env
+from tests.helpers import Client, create_user, free_port, process_env
 
 EXIT_WITHIN = 5.0
-
-
-def free_port() -> int:
-    sock, port = bind_unused_port()
-    sock.close()
-    return port
 
 
 async def wait_until_serving(base_url: str, process) -> None:

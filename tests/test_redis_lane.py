@@ -8,9 +8,9 @@ import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from tornado.testing import bind_unused_port
 
 from fresh.redis_client import Lane, create_lane
+from tests.helpers import free_port
 
 ECHO_LUA = "return {KEYS[1], ARGV[1] + 0}"
 
@@ -88,9 +88,7 @@ async def test_overdue_reply_times_out_and_the_next_command_reconnects(settings)
 
 
 async def test_unreachable_server_is_a_connection_error():
-    sock, port = bind_unused_port()
-    sock.close()
-    lane = Lane(f"redis://127.0.0.1:{port}/0", timeout=0.5)
+    lane = Lane(f"redis://127.0.0.1:{free_port()}/0", timeout=0.5)
     with pytest.raises(RedisConnectionError):
         await lane.execute("PING")
     lane.close()

@@ -2,37 +2,31 @@
 
 from __future__ import annotations
 
-from tornado.httpserver import HTTPServer
-from tornado.testing import bind_unused_port
 from tornado.web import create_signed_value
 
 from fresh.redis_client import create_redis
 from fresh.web import is_safe_next, make_app
 from tests.conftest import make_settings
-from tests.helpers import Client
+from tests.helpers import AppServer, Client, free_port
 
 
 async def test_a_dead_redis_gives_503_pages_not_tracebacks(pool, tmp_path):
     # A second app pointed at a port where no Redis listens; the shared services are never stopped.
-    dead_sock, dead_port = bind_unused_port()
-    dead_sock.close()
-    sock, port = bind_unused_port()
-    cfg = make_settings(tmp_path, port, redis={"url": f"redis://127.0.0.1:{dead_port}/0", "timeout": 0.5})
+    server = AppServer()
+    cfg = make_settings(tmp_path, server.port, redis={"url": f"redis://127.0.0.1:{free_port()}/0", "timeout": 0.5})
     redis = create_redis(cfg.redis)
-    server = HTTPServer(make_app(cfg, pool=pool, redis=redis))
-    server.add_sockets([sock])
     try:
-        r = await Client(f"http://127.0.0.1:{port}").get("/readyz")
-        assert r.code == 503
-        body = r.json()
-        assert body["mariadb"] == "ok" and body["redis"].startswith("error")
-        # A page that must load the session answers 503 with the error page, not a traceback.
-        c = Client(f"http://127.0.0.1:{port}")
-        c.cookies["sid"] = create_signed_value(cfg.web.cookie_secret, "sid", "abc|1|alice").decode()
-        r = await c.get("/user/login")
-        assert r.code == 503 and "服务暂时不可用" in r.text and "Traceback" not in r.text
+        async with server.serve(make_app(cfg, pool=pool, redis=redis)):
+            r = await Client(server.url).get("/readyz")
+            assert r.code == 503
+            body = r.json()
+            assert body["mariadb"] == "ok" and body["redis"].startswith("error")
+            # A page that must load the session answers 503 with the error page, not a traceback.
+            c = Client(server.url)
+            c.cookies["sid"] = create_signed_value(cfg.web.cookie_secret, "sid", "abc|1|alice").decode()
+            r = await c.get("/user/login")
+            assert r.code == 503 and "服务暂时不可用" in r.text and "Traceback" not in r.text
     finally:
-        server.stop()
         await redis.aclose()
 
 

@@ -3,30 +3,22 @@
 from __future__ import annotations
 
 import pytest
-from tornado.httpserver import HTTPServer
-from tornado.testing import bind_unused_port
 
 from fresh import db
 from fresh.redis_client import create_redis
 from fresh.web import make_app
 from tests.admin.conftest import png_bytes, post_multipart
-from tests.helpers import Client, count
+from tests.helpers import AppServer, Client, count
 
 
 @pytest.fixture
 async def second_instance(settings, pool):
     """Another process of the shop: its own app, Redis client and per-process caches, the same stores."""
-    sock, port = bind_unused_port()
     redis = create_redis(settings.redis)
-    app = make_app(settings, pool=pool, redis=redis)
-    server = HTTPServer(app)
-    server.add_sockets([sock])
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-    await server.close_all_connections()
-    app.close()
+    async with AppServer() as server:
+        server.serve(make_app(settings, pool=pool, redis=redis))
+        yield server.url
     await redis.aclose()
-    sock.close()
 
 
 async def test_edits_reach_another_instance_at_once(staff_client: Client, second_instance, pool, user, shop_rows):

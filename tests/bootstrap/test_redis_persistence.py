@@ -11,7 +11,7 @@ from fresh.cart.cart import add_to_cart, get_cart
 from fresh.redis_client import create_redis
 from fresh.sessions import create_session, load_session
 from fresh.settings import ROOT, RedisSettings
-from tests.private_mariadb import free_port
+from tests.helpers import free_port
 
 
 def start(port: int, data) -> None:

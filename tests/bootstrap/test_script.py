@@ -9,7 +9,7 @@ import time
 
 from fresh.settings import ROOT
 from tests.bootstrap.conftest import bootstrap_env
-from tests.private_mariadb import free_port
+from tests.helpers import free_port
 
 SCRIPT = str(ROOT / "scripts" / "ensure-services.sh")
 

@@ -7,7 +7,6 @@ from tornado.web import decode_signed_value
 
 from fresh import db, sessions
 from fresh.cart import cart
-from tests.e2e.conftest import browser, browser_context, page  # noqa: F401  (browser fixtures for test_browser)
 
 SKUS = [
     # key, name, price, unite, stock, status

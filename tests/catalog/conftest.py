@@ -1,4 +1,5 @@
-"""Catalog test data: small categories built straight in MariaDB (fast), or the real demo seed."""
+"""Catalog test data: small categories built straight in MariaDB (fast); the real demo seed is the `demo` fixture
+(tests/fixtures/catalog.py)."""
 
 from __future__ import annotations
 
@@ -50,11 +51,3 @@ class CatalogFactory:
 @pytest.fixture
 def catalog(pool) -> CatalogFactory:
     return CatalogFactory(pool)
-
-
-@pytest.fixture
-async def demo(pool, redis, settings):
-    """The real demo catalog (pictures are drawn once per session into the test var dir)."""
-    from fresh.catalog.seed import seed_catalog
-
-    await seed_catalog(pool, redis, settings, demo=True)

@@ -15,22 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from tornado.testing import bind_unused_port
 
 from fresh import deploy
 from fresh.keys import ensure_dev_keys, local_gateway_settings
 from fresh.payments.sandbox import make_sandbox_app
 from fresh.settings import SandboxSettings, load_settings
 from tests.conftest import TEST_DB, TEST_REDIS_DB
-from tests.orders.conftest import catalog, commit_form, make_buyer, sku_row  # noqa: F401  (fixtures, helpers)
-
-
-def free_ports(n: int) -> list[int]:
-    """Ports nobody listens on now (each bound, then released for the process that will listen on it)."""
-    sockets = [bind_unused_port() for _ in range(n)]
-    for sock, _ in sockets:
-        sock.close()
-    return [port for _, port in sockets]
+from tests.helpers import free_ports
 
 
 @dataclass

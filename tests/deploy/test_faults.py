@@ -14,8 +14,8 @@ from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
 from fresh import db
-from tests.deploy.conftest import catalog, commit_form, make_buyer, sku_row  # noqa: F401  (fixtures, helpers)
-from tests.payments.test_shop_payments import _fields, signed_notify
+from tests.fixtures.orders import commit_form, sku_row
+from tests.fixtures.payments import signed_notify, unsigned
 
 STOCK = 10_000
 
@@ -46,8 +46,8 @@ async def assert_orders_intact(pool, sku: int) -> int:
     return len(orders)
 
 
-async def test_kill_9_of_an_instance_during_orders_loses_nothing(deployment, pool, catalog,  # noqa: F811
-                                                                 make_buyer):  # noqa: F811
+async def test_kill_9_of_an_instance_during_orders_loses_nothing(deployment, pool, catalog,
+                                                                 make_buyer):
     sku = await catalog(stock=STOCK)
     buyers = await asyncio.gather(*(make_buyer(f"killer_{i:02d}", {}, deployment.base_url) for i in range(40)))
     outcomes: list = []
@@ -120,7 +120,7 @@ async def keep_adding(client, sku: int, stop: asyncio.Event, results: list) -> N
         results.append(r.code)
 
 
-async def test_rolling_sigterm_restart_under_load(deployment, pool, signer, catalog, make_buyer):  # noqa: F811
+async def test_rolling_sigterm_restart_under_load(deployment, pool, signer, catalog, make_buyer):
     sku = await catalog(price="10.50", stock=STOCK)
     buyers = await asyncio.gather(*(make_buyer(f"roller_{i:02d}", {sku: 1}, deployment.base_url) for i in range(6)))
     orders = []
@@ -140,7 +140,7 @@ async def test_rolling_sigterm_restart_under_load(deployment, pool, signer, cata
         for index in range(2):
             # Half the orders are paid while this instance restarts (the notify goes through nginx).
             for order_id in orders[index * 3:index * 3 + 2]:
-                form = signer.signed_params({**_fields(signed_notify(signer, order_id)), "total_amount": "20.50"})
+                form = signer.signed_params({**unsigned(signed_notify(signer, order_id)), "total_amount": "20.50"})
                 r = await buyers[0]["client"].post("/order/notify/alipay", form, xsrf=False)
                 assert r.text == "success", r
             output = await asyncio.to_thread(deployment.ctl, "restart", deployment.program(index))

@@ -9,9 +9,8 @@ import time
 
 from fresh import db
 from fresh.catalog.index import invalidate_index
-from tests.deploy.conftest import make_buyer  # noqa: F401  (fixture)
+from tests.fixtures.payments import next_status, open_socket, signed_notify
 from tests.helpers import Client, create_user
-from tests.payments.test_shop_payments import next_status, open_socket, signed_notify
 
 NGINX_ETAG = re.compile(r'^(W/)?"[0-9a-f]+-[0-9a-f]+"$')  # nginx's own: mtime-size in hex (weak when gzipped)
 SECURITY = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin",
@@ -45,7 +44,7 @@ async def test_login_and_cart_made_on_one_instance_hold_on_the_other(deployment,
 
 
 async def test_payment_recorded_by_one_instance_reaches_the_socket_on_the_other(deployment, signer, catalog,
-                                                                                make_buyer):  # noqa: F811
+                                                                                make_buyer):
     sku = await catalog(price="10.50", stock=5)
     buyer = await make_buyer("payer_dep1", {sku: 2}, deployment.base_url)
     r = await buyer["client"].post("/order/commit", {"addr_id": str(buyer["addr_id"]), "pay_method": "3",

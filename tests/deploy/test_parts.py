@@ -10,18 +10,16 @@ import re
 import pytest
 import tornado.web
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
-from tornado.httpserver import HTTPServer
 from tornado.httputil import HTTPHeaders, RequestStartLine
-from tornado.testing import bind_unused_port
 
 from fresh import db, deploy, drain, proxy
-from fresh.background import BackgroundTasks
 from fresh.catalog.cache import invalidate_catalog
 from fresh.catalog.static_index import _keys, refresh_static_index
 from fresh.web import BaseHandler, listen_live, make_app, server_options
 from tests.conftest import make_settings
-from tests.deploy.conftest import catalog, commit_form, free_ports, make_buyer  # noqa: F401  (fixtures, helpers)
-from tests.payments.test_shop_payments import next_status, open_socket
+from tests.fixtures.orders import commit_form
+from tests.fixtures.payments import next_status, open_socket
+from tests.helpers import AppServer, free_ports
 
 
 @pytest.mark.parametrize("processes", [1, 4])
@@ -87,37 +85,23 @@ def test_client_address_prefers_x_real_ip_then_the_last_forwarded_hop():
     assert proxy.client_address(HTTPHeaders({"X-Real-IP": "not an ip"})) is None
 
 
-async def serve(settings, pool, redis, **web):
-    sock, port = bind_unused_port()
-    cfg = make_settings(settings.var_path, port, web=web) if web else settings
-    app = make_app(cfg, pool=pool, redis=redis)
-    server = HTTPServer(app, **server_options(cfg))
-    server.add_sockets([sock])
-    app.test_background = BackgroundTasks(app, [listen_live])  # the websockets' listener, as in tests/conftest.py
-    app.test_background.start()
-    return app, server, port
-
-
-async def stop(app, server) -> None:
-    server.stop()
-    await app.test_background.stop()
-    await asyncio.wait_for(server.close_all_connections(), 5)
-    app.close()
+def serve(settings, pool, redis, **web) -> AppServer:
+    """A shop of its own (with `web` settings changed, if any) and the websockets' listener, as in tests/conftest.py."""
+    server = AppServer()
+    cfg = make_settings(settings.var_path, server.port, web=web) if web else settings
+    return server.serve(make_app(cfg, pool=pool, redis=redis), background=[listen_live], **server_options(cfg))
 
 
 @pytest.mark.parametrize("trusted,secure", [("127.0.0.1", True), ("192.0.2.1", False)])
 async def test_cookies_are_secure_behind_https_from_a_trusted_proxy(settings, pool, redis, trusted, secure):
-    app, server, port = await serve(settings, pool, redis, xheaders=True, trusted_proxies=trusted)
-    try:
-        r = await AsyncHTTPClient().fetch(f"http://127.0.0.1:{port}/user/login",
+    async with serve(settings, pool, redis, xheaders=True, trusted_proxies=trusted) as shop:
+        r = await AsyncHTTPClient().fetch(f"{shop.url}/user/login",
                                           headers={"X-Forwarded-Proto": "https", "X-Real-IP": "203.0.113.9"})
-        cookie = r.headers["Set-Cookie"]
-        assert cookie.startswith("_xsrf=") and ("Secure" in cookie) is secure
-    finally:
-        await stop(app, server)
+    cookie = r.headers["Set-Cookie"]
+    assert cookie.startswith("_xsrf=") and ("Secure" in cookie) is secure
 
 
-async def test_static_index_is_rendered_once_per_catalog_version(app, redis, tmp_path, catalog, pool, settings):  # noqa: F811
+async def test_static_index_is_rendered_once_per_catalog_version(app, redis, tmp_path, catalog, pool, settings):
     path = tmp_path / "www" / "index.html"
     path.parent.mkdir()
     await catalog("首页上的草莓")
@@ -147,11 +131,11 @@ class SlowHandler(BaseHandler):
         self.finish("done")
 
 
-async def test_drain_finishes_requests_and_sends_sockets_away(settings, pool, redis, catalog, make_buyer):  # noqa: F811
-    app, server, port = await serve(settings, pool, redis)
+async def test_drain_finishes_requests_and_sends_sockets_away(settings, pool, redis, catalog, make_buyer):
+    shop = serve(settings, pool, redis)
+    app, server, port, base = shop.app, shop.server, shop.port, shop.url
     SlowHandler.release = asyncio.Event()
     app.add_handlers(r".*", [tornado.web.url(r"/slow", SlowHandler)])
-    base = f"http://127.0.0.1:{port}"
     try:
         sku = await catalog(stock=5)
         buyer = await make_buyer("drainer_01", {sku: 1}, base)
@@ -185,20 +169,16 @@ async def test_drain_finishes_requests_and_sends_sockets_away(settings, pool, re
         assert app.draining
     finally:
         SlowHandler.release.set()
-        await stop(app, server)
+        await shop.close()
 
 
-async def test_a_socket_opened_while_draining_is_sent_away(settings, pool, redis, catalog, make_buyer):  # noqa: F811
-    app, server, port = await serve(settings, pool, redis)
-    base = f"http://127.0.0.1:{port}"
-    try:
+async def test_a_socket_opened_while_draining_is_sent_away(settings, pool, redis, catalog, make_buyer):
+    async with serve(settings, pool, redis) as shop:
         sku = await catalog(stock=5)
-        buyer = await make_buyer("drainer_02", {sku: 1}, base)
+        buyer = await make_buyer("drainer_02", {sku: 1}, shop.url)
         r = await buyer["client"].post("/order/commit", commit_form(buyer, [sku]))
-        app.draining = True
-        ws = await open_socket(base, buyer["client"], r.json()["order_id"])
+        shop.app.draining = True
+        ws = await open_socket(shop.url, buyer["client"], r.json()["order_id"])
         assert await asyncio.wait_for(ws.read_message(), 5) is None and ws.close_code == drain.GOING_AWAY
         ws.close()
-    finally:
-        await stop(app, server)
 

@@ -11,11 +11,10 @@ from fresh import db
 from tests.admin.conftest import png_bytes
 from tests.e2e.helpers import browser_login, collect_dialogs
 from tests.helpers import add_address, create_user
-from tests.orders.conftest import catalog  # noqa: F401  (fixture)
 
 
 async def test_admin_to_shopper_journey(browser_context, browser, base_url, app, pool, settings, gateway,
-                                        catalog):  # noqa: F811
+                                        catalog):
     context, problems = browser_context
     await catalog("占位", stock=5)  # a category and a SPU to choose in the form
     await create_user(pool, settings, "boss_01", staff=True)

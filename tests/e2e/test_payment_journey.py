@@ -11,7 +11,6 @@ from playwright.async_api import expect
 
 from fresh.payments.watcher import watch_payments
 from tests.e2e.helpers import browser_login, unpaid_alipay_order
-from tests.orders.conftest import catalog  # noqa: F401  (fixture)
 
 
 @pytest.fixture
@@ -35,7 +34,7 @@ async def pay_and_watch(page, order_id: str) -> None:
 
 
 @pytest.mark.parametrize("variant", ["notify", "watcher", "socket_cut"])
-async def test_payment_result_arrives_live(page, app, pool, redis, settings, gateway, catalog,  # noqa: F811
+async def test_payment_result_arrives_live(page, app, pool, redis, settings, gateway, catalog,
                                            watcher, variant):
     sku = await catalog(price="12.50", stock=5)
     _, order_id = await unpaid_alipay_order(pool, redis, settings, sku)

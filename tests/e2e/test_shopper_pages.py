@@ -13,8 +13,8 @@ from playwright.async_api import expect
 
 from fresh.cart.cart import cart_key
 from fresh.catalog.index import invalidate_index
-from tests.e2e.conftest import PageProblems
 from tests.e2e.helpers import browser_login, collect_dialogs
+from tests.fixtures.browser import PageProblems
 from tests.helpers import add_address, count, create_user
 
 STRAWBERRY = 1   # 大兴大棚草莓 16.80/500g, stock 120: first slide of the carousel, first cell of floor 1

@@ -12,24 +12,17 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tornado.httpserver import HTTPServer
-from tornado.testing import bind_unused_port
 
 from fresh import db, migrate
 from fresh.redis_client import create_redis
 from fresh.web import make_app, server_options
 from tests.conftest import make_settings
+from tests.helpers import AppServer, free_port
 
 MARIADBD = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
 INSTALL_DB = shutil.which("mariadb-install-db") or shutil.which("mysql_install_db") or "mariadb-install-db"
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 FAULTS_DB = "dailyfresh_faults"
-
-
-def free_port() -> int:
-    sock, port = bind_unused_port()
-    sock.close()
-    return port
 
 
 async def wait_until(check, what: str, timeout: float = 30.0) -> None:
@@ -170,9 +163,10 @@ def _db_settings(settings, port: int, **overrides):
 class Shop:
     """An app with its own pool and Redis client, served on a free port."""
 
-    def __init__(self, cfg, pool, redis, server, port):
+    def __init__(self, cfg, pool, redis, server: AppServer):
         self.cfg, self.pool, self.redis, self.server = cfg, pool, redis, server
-        self.base_url = f"http://127.0.0.1:{port}"
+        self.app = server.app
+        self.base_url = server.url
 
 
 @pytest.fixture
@@ -182,28 +176,23 @@ async def make_shop(tmp_path, settings):
 
     async def make(*, db_port: int | None = None, redis_url: str | None = None, db_overrides=None,
                    redis_overrides=None) -> Shop:
-        sock, port = bind_unused_port()
+        server = AppServer()
         db_section = {"pool_max": 10, **(db_overrides or {})}
         if db_port is not None:  # the private server, as its root (see _db_settings)
             db_section.update(port=db_port, name=FAULTS_DB, user="root", password="")
-        cfg = make_settings(tmp_path / f"shop{len(shops)}", port, db=db_section,
+        cfg = make_settings(tmp_path / f"shop{len(shops)}", server.port, db=db_section,
                             redis={"url": redis_url or settings.redis.url, **(redis_overrides or {})})
         pool = await db.create_pool(cfg.db)
         redis = create_redis(cfg.redis)
-        app = make_app(cfg, pool=pool, redis=redis)
-        server = HTTPServer(app, **server_options(cfg))
-        sock.listen(cfg.web.backlog)  # bind_unused_port listens with Tornado's 128; bursts here are larger
-        server.add_sockets([sock])
-        shop = Shop(cfg, pool, redis, server, port)
-        shop.app = app
+        # A larger backlog than bind_unused_port's 128: the bursts here are larger (web.backlog, as app.py listens).
+        server.serve(make_app(cfg, pool=pool, redis=redis), backlog=cfg.web.backlog, **server_options(cfg))
+        shop = Shop(cfg, pool, redis, server)
         shops.append(shop)
         return shop
 
     yield make
     for shop in shops:
-        shop.server.stop()
-        await shop.server.close_all_connections()
-        shop.app.close()
+        await shop.server.close()
         shop.pool.close()
         await shop.pool.wait_closed()
         await shop.redis.aclose()

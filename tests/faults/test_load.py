@@ -15,14 +15,13 @@ from fresh import db, sessions
 from fresh.cart.cart import cart_key
 from fresh.sessions import encode_cookie
 from tests.helpers import count
-from tests.security.conftest import tally  # noqa: F401  (fixture)
 
 BUYERS = 1000
 STOCK = 100
 
 
 async def test_a_thousand_buyers_for_a_hundred_across_two_instances(make_shop, private_mariadb, faults_db, redis,
-                                                                     settings, tally):  # noqa: F811
+                                                                     settings, tally):
     pool = faults_db
     # Limits sized for a burst of 500 requests per instance on a shared 2-core machine: this test is about
     # correctness under contention, not about the 503 a saturated instance rightly answers (test_faults.py).

@@ -3,20 +3,15 @@ order placed and paid through the session's shop and sandbox gateway."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import secrets
-import time
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from tornado.httpclient import HTTPRequest
-from tornado.websocket import websocket_connect
 
 from fresh import db, logs
-from tests.orders.conftest import catalog, make_buyer  # noqa: F401  (fixtures)
-from tests.payments.conftest import Buyer
+from tests.fixtures.payments import Buyer
 
 Series = tuple[str, tuple]
 
@@ -83,28 +78,6 @@ def moved(before: dict[Series, float], after: dict[Series, float], *prefixes: st
 
 def json_lines(lines: list[str]) -> list[dict]:
     return [json.loads(line) for line in lines]
-
-
-async def wait_until(predicate, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
-
-
-async def open_socket(base_url: str, client, order_id: str):
-    cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
-    return await websocket_connect(HTTPRequest(base_url.replace("http", "ws", 1) + f"/ws/orders/{order_id}",
-                                               headers={"Cookie": cookie}))
-
-
-async def next_status(ws, timeout: float = 15.0) -> dict:
-    while True:
-        message = await asyncio.wait_for(ws.read_message(), timeout)
-        assert message is not None, f"socket closed: {ws.close_code} {ws.close_reason}"
-        body = json.loads(message)
-        if body.get("type") == "status":
-            return body
 
 
 async def place_order(client, buyer: dict, sku: int, *, count: int = 2, headers: dict | None = None):

@@ -11,24 +11,14 @@ import signal
 import sys
 from urllib.parse import parse_qs, quote, quote_plus, urlsplit
 
-from tornado.testing import bind_unused_port
 from tornado.web import decode_signed_value
 
 from fresh import db, logs, sessions
 from fresh.orders.expiry import expire_orders
 from fresh.payments.watcher import watch_once
 from fresh.settings import ROOT, load_settings
-from tests.helpers import DEFAULT_PASSWORD, Client
-from tests.observability.conftest import (
-    json_lines,
-    moved,
-    order_status,
-    pay,
-    place_order,
-    scrape,
-    series,
-    wait_until,
-)
+from tests.helpers import DEFAULT_PASSWORD, Client, free_port, wait_until
+from tests.observability.conftest import json_lines, moved, order_status, pay, place_order, scrape, series
 
 # The local sandbox gateway runs in the test process: its own lines (Tornado's default access log of the gateway,
 # with the signed query strings an Alipay gateway receives) are the outside party's, not the shop's.
@@ -229,8 +219,7 @@ async def test_an_activation_token_in_the_path_stays_out_of_the_access_line(clie
 
 
 async def test_app_py_with_fresh_log_format_json_writes_only_json_lines(settings):
-    sock, port = bind_unused_port()
-    sock.close()
+    port = free_port()
     env = dict(os.environ, FRESH_MODE="test", FRESH_DB_NAME=settings.db.name, FRESH_REDIS_URL=settings.redis.url,
                FRESH_VAR_DIR=str(settings.var_path), FRESH_WEB_COOKIE_SECRET=settings.web.cookie_secret,
                FRESH_ALIPAY_APP_PRIVATE_KEY=str(settings.alipay.app_private_key),

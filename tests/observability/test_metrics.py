@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-from tornado.httpserver import HTTPServer
-from tornado.testing import bind_unused_port
-
 from fresh.web import make_app
 from tests.conftest import make_settings
-from tests.helpers import Client
-from tests.observability.conftest import (
-    moved,
-    next_status,
-    open_socket,
-    order_status,
-    pay,
-    place_order,
-    scrape,
-    series,
-    wait_until,
-)
+from tests.fixtures.payments import next_status, open_socket
+from tests.helpers import AppServer, Client, wait_until
+from tests.observability.conftest import moved, order_status, pay, place_order, scrape, series
 
 DOMAIN = ("fresh_order_commits", "fresh_order_retries", "fresh_order_deadlock", "fresh_payments",
           "fresh_payment_record_delay_seconds_count", "fresh_cart_operations", "fresh_alipay_notify_refused",
@@ -124,18 +112,11 @@ async def test_metrics_answer_local_scrapers_and_refuse_requests_relayed_by_ngin
 
 
 async def test_metrics_refuse_peers_outside_the_allowed_networks(pool, redis, tmp_path):
-    sock, port = bind_unused_port()
-    cfg = make_settings(tmp_path, port, metrics={"allow": "10.0.0.0/8"})
-    app = make_app(cfg, pool=pool, redis=redis)
-    server = HTTPServer(app)
-    server.add_sockets([sock])
-    try:
-        r = await Client(f"http://127.0.0.1:{port}").get("/metrics")
-        assert r.code == 403 and "fresh_" not in r.text
-    finally:
-        server.stop()
-        await server.close_all_connections()
-        app.close()
+    async with AppServer() as server:
+        cfg = make_settings(tmp_path, server.port, metrics={"allow": "10.0.0.0/8"})
+        server.serve(make_app(cfg, pool=pool, redis=redis))
+        r = await Client(server.url).get("/metrics")
+    assert r.code == 403 and "fresh_" not in r.text
 
 
 async def test_unusual_methods_make_no_series_of_their_own(client):

@@ -7,14 +7,12 @@ import asyncio
 import shutil
 
 import pytest
-from tornado.httpserver import HTTPServer
-from tornado.testing import bind_unused_port
 
 from fresh import db
 from fresh.redis_client import create_redis
 from fresh.web import make_app
 from tests.conftest import make_settings
-from tests.helpers import Client
+from tests.helpers import AppServer, Client, free_port
 
 
 async def test_healthz_answers_without_touching_the_services(client):
@@ -66,22 +64,19 @@ class PrivateRedis:
 
 @pytest.fixture
 async def private_redis():
-    sock, port = bind_unused_port()
-    sock.close()
-    server = PrivateRedis(port)
+    server = PrivateRedis(free_port())
     await server.start()
     yield server
     await server.stop()
 
 
 async def test_readyz_is_503_while_redis_is_unreachable_and_200_again_after(pool, tmp_path, private_redis):
-    sock, port = bind_unused_port()
-    cfg = make_settings(tmp_path, port, redis={"url": f"redis://127.0.0.1:{private_redis.port}/0", "timeout": 0.5})
+    server = AppServer()
+    cfg = make_settings(tmp_path, server.port,
+                        redis={"url": f"redis://127.0.0.1:{private_redis.port}/0", "timeout": 0.5})
     redis = create_redis(cfg.redis)
-    app = make_app(cfg, pool=pool, redis=redis)
-    server = HTTPServer(app)
-    server.add_sockets([sock])
-    client = Client(f"http://127.0.0.1:{port}")
+    server.serve(make_app(cfg, pool=pool, redis=redis))
+    client = Client(server.url)
     try:
         assert (await client.get("/readyz")).code == 200
         await private_redis.stop()
@@ -93,29 +88,21 @@ async def test_readyz_is_503_while_redis_is_unreachable_and_200_again_after(pool
         r = await client.get("/readyz")
         assert r.code == 200 and r.json() == {"status": "ok", "mariadb": "ok", "redis": "ok"}
     finally:
-        server.stop()
-        await server.close_all_connections()
-        app.close()
+        await server.close()
         await redis.aclose()
 
 
 async def test_readyz_is_503_while_mariadb_is_unreachable(redis, tmp_path):
     # A pool pointed at a port where no MariaDB listens (it connects lazily); the shared server is never touched.
-    dead_sock, dead_port = bind_unused_port()
-    dead_sock.close()
-    sock, port = bind_unused_port()
-    cfg = make_settings(tmp_path, port, db={"port": dead_port, "pool_min": 0, "connect_timeout": 0.5})
+    server = AppServer()
+    cfg = make_settings(tmp_path, server.port, db={"port": free_port(), "pool_min": 0, "connect_timeout": 0.5})
     pool = await db.create_pool(cfg.db)
-    app = make_app(cfg, pool=pool, redis=redis)
-    server = HTTPServer(app)
-    server.add_sockets([sock])
+    server.serve(make_app(cfg, pool=pool, redis=redis))
     try:
-        r = await Client(f"http://127.0.0.1:{port}").get("/readyz")
+        r = await Client(server.url).get("/readyz")
         assert r.code == 503 and r.json()["redis"] == "ok" and r.json()["mariadb"].startswith("error")
-        assert (await Client(f"http://127.0.0.1:{port}").get("/healthz")).code == 200
+        assert (await Client(server.url).get("/healthz")).code == 200
     finally:
-        server.stop()
-        await server.close_all_connections()
-        app.close()
+        await server.close()
         pool.close()
         await pool.wait_closed()

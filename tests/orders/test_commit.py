@@ -9,8 +9,8 @@ import pytest
 
 from fresh import db
 from fresh.cart.cart import cart_key
+from tests.fixtures.orders import commit_form, sku_row
 from tests.helpers import add_address, count, create_user
-from tests.orders.conftest import commit_form, sku_row
 
 
 async def nothing_stored(pool) -> bool:

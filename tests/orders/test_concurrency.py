@@ -7,8 +7,8 @@ from collections import Counter
 
 from fresh import db
 from fresh.cart.cart import cart_key
+from tests.fixtures.orders import commit_form, make_buyers, sku_row
 from tests.helpers import count
-from tests.orders.conftest import commit_form, make_buyers, sku_row
 
 
 async def test_100_buyers_for_10_in_stock(pool, shop, catalog, make_buyer):

@@ -17,8 +17,8 @@ from fresh.hooks import Hooks, Runtime
 from fresh.orders import closing, expiry, lifecycle, place, status
 from fresh.orders.closing import PaymentStop
 from fresh.settings import ROOT
+from tests.fixtures.orders import commit_form, sku_row
 from tests.helpers import count
-from tests.orders.conftest import commit_form, sku_row
 
 
 async def new_order(pool, redis, settings, buyer, cart: dict[int, int], *, pay_method: int = 3) -> str:

@@ -1,37 +1,20 @@
-"""Payments fixtures: dev keys in a tmp dir, the sandbox gateway on a free port, a notify receiver, the client."""
+"""Payments fixtures: the Alipay client of the sandbox, a notify receiver, a browser on the cashier (the keys, the
+sandbox and the paying shop are in tests/fixtures/payments.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections import deque
 from pathlib import Path
 
 import pytest
 import tornado.web
-from tornado.httpclient import AsyncHTTPClient, HTTPRequest
-from tornado.httpserver import HTTPServer
-from tornado.testing import bind_unused_port
 
-from fresh.keys import ensure_dev_keys
 from fresh.payments.alipay import AlipayClient, form_from_arguments
-from fresh.payments.sandbox import make_sandbox_app
-from fresh.settings import AlipaySettings, SandboxSettings
-
-
-@pytest.fixture(scope="session")
-def keys_dir(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("keys")
-    ensure_dev_keys(folder)
-    return folder
-
-
-def sandbox_settings(keys: Path, port: int, **overrides) -> SandboxSettings:
-    return SandboxSettings(port=port, public_url=f"http://127.0.0.1:{port}",
-                           private_key=str(keys / "sandbox_private.pem"),
-                           app_public_key=str(keys / "app_public.pem"),
-                           notify_schedule="0.05,0.05,0.05,0.05", **overrides)
+from fresh.settings import AlipaySettings
+from tests.fixtures.payments import Buyer
+from tests.helpers import AppServer
 
 
 def alipay_settings(keys: Path, gateway: str, **overrides) -> AlipaySettings:
@@ -39,27 +22,6 @@ def alipay_settings(keys: Path, gateway: str, **overrides) -> AlipaySettings:
                   alipay_public_key=str(keys / "sandbox_public.pem"), timeout=5.0)
     values.update(overrides)
     return AlipaySettings(**values)
-
-
-async def serve(app) -> tuple[HTTPServer, int]:
-    sock, port = bind_unused_port()
-    server = HTTPServer(app)
-    server.add_sockets([sock])
-    return server, port
-
-
-@pytest.fixture
-async def sandbox(keys_dir):
-    sock, port = bind_unused_port()
-    app = make_sandbox_app(sandbox_settings(keys_dir, port))
-    server = HTTPServer(app)
-    server.add_sockets([sock])
-    app.port = port
-    app.gateway = f"http://127.0.0.1:{port}/gateway.do"
-    yield app
-    app.cancel_notifies()
-    server.stop()
-    await server.close_all_connections()
 
 
 @pytest.fixture
@@ -102,31 +64,11 @@ async def receiver():
     rec = Receiver()
     app = tornado.web.Application([(r"/notify", NotifyHandler), (r"/return", ReturnHandler)])
     app.receiver = rec
-    server, port = await serve(app)
-    rec.url = f"http://127.0.0.1:{port}/notify"
-    rec.return_url = f"http://127.0.0.1:{port}/return?from=alipay"
-    yield rec
-    server.stop()
-    await server.close_all_connections()
-
-
-class Buyer:
-    """A browser on the sandbox cashier."""
-
-    def __init__(self):
-        self.http = AsyncHTTPClient()
-
-    async def open(self, url: str):
-        return await self.http.fetch(url, raise_error=False)
-
-    async def confirm(self, cashier_page, *, token: str | None = None):
-        html = cashier_page.body.decode()
-        action = re.search(r'<form method="post" action="([^"]+)"', html).group(1)
-        if token is None:
-            token = re.search(r'name="token" value="([^"]+)"', html).group(1)
-        base = cashier_page.effective_url.split("/gateway.do")[0]
-        request = HTTPRequest(base + action, method="POST", body=f"token={token}", follow_redirects=False)
-        return await self.http.fetch(request, raise_error=False)
+    async with AppServer() as server:
+        server.serve(app)
+        rec.url = f"{server.url}/notify"
+        rec.return_url = f"{server.url}/return?from=alipay"
+        yield rec
 
 
 @pytest.fixture

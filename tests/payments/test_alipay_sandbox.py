@@ -25,7 +25,8 @@ from fresh.payments.alipay import (
     extract_signed_response,
     format_amount,
 )
-from tests.payments.conftest import alipay_settings, serve
+from tests.helpers import AppServer, free_port
+from tests.payments.conftest import alipay_settings
 
 NOTIFY_FIELDS = {"notify_time", "notify_type", "notify_id", "app_id", "auth_app_id", "charset", "version",
                  "sign_type", "sign", "trade_no", "out_trade_no", "buyer_id", "seller_id", "trade_status",
@@ -295,23 +296,17 @@ class TamperingProxy(tornado.web.RequestHandler):
 async def test_tampered_response_body_raises(keys_dir, alipay, receiver, buyer, sandbox):
     app = tornado.web.Application([(r"/gateway.do", TamperingProxy)])
     app.upstream = sandbox.gateway
-    server, port = await serve(app)
-    try:
-        via_proxy = AlipayClient(alipay_settings(keys_dir, f"http://127.0.0.1:{port}/gateway.do"))
+    async with AppServer() as proxy:
+        proxy.serve(app)
+        via_proxy = AlipayClient(alipay_settings(keys_dir, f"{proxy.url}/gateway.do"))
         await buyer.open(pay_url(alipay, receiver))
         with pytest.raises(AlipaySignatureError):
             await via_proxy.query("202601010000001")
         assert (await alipay.query("202601010000001"))["trade_status"] == "WAIT_BUYER_PAY"
-    finally:
-        server.stop()
 
 
 async def test_gateway_down_is_a_quick_clear_error(keys_dir):
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()  # nothing listens there any more
-    down = AlipayClient(alipay_settings(keys_dir, f"http://127.0.0.1:{port}/gateway.do"))
+    down = AlipayClient(alipay_settings(keys_dir, f"http://127.0.0.1:{free_port()}/gateway.do"))
     with pytest.raises(AlipayUnavailable):
         await down.query("1")
 

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (the fixtures imported from test_shop_payments are parameters here)
 """Orders and payments end to end (#13), over real HTTP against the sandbox gateway: the close path against an open
 cashier, money paid after a close refunded, refunds as a state, payment methods, the notify's seller check."""
 
@@ -17,16 +16,8 @@ from fresh.orders.expiry import expire_orders
 from fresh.orders.lifecycle import mark_cod_paid
 from fresh.payments import refunds
 from fresh.payments.pay import reconcile_order
-from tests.helpers import Client, count, create_user
-from tests.orders.conftest import catalog, make_buyer  # noqa: F401  (fixtures)
-from tests.payments.test_shop_payments import (  # noqa: F401  (fixtures)
-    order,
-    order_row,
-    pay_on_cashier,
-    shop,
-    signed_notify,
-    wait_until,
-)
+from tests.fixtures.payments import order_row, pay_on_cashier, signed_notify
+from tests.helpers import Client, count, create_user, wait_until
 
 PAID_AMOUNT = Decimal("31.00")  # the `order` fixture: 2 × 10.50 + 10.00 transit
 

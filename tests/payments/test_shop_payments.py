@@ -3,107 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import time
-from datetime import UTC, datetime
 from decimal import Decimal
 from urllib.parse import urlencode
 
 import pytest
-from tornado.httpserver import HTTPServer
-from tornado.testing import bind_unused_port
-from tornado.websocket import websocket_connect
 
 from fresh import db
-from fresh.background import BackgroundTasks
 from fresh.orders.expiry import expire_orders
 from fresh.payments.pay import get_client, prepare_client
 from fresh.payments.watcher import watch_once
-from fresh.web import listen_live, make_app
 from tests.conftest import make_settings
+from tests.fixtures.payments import (
+    next_status,
+    open_socket,
+    order_row,
+    pay_on_cashier,
+    signed_notify,
+    start_shop,
+    stop_shop,
+    unsigned,
+)
 from tests.helpers import Client, count
-from tests.orders.conftest import catalog, make_buyer  # noqa: F401  (fixtures)
-
-
-async def start_shop(pool, redis, tmp_path, keys_dir, sandbox, *, watch_interval: float = 0.2):
-    sock, port = bind_unused_port()
-    cfg = make_settings(tmp_path, port, alipay=dict(
-        gateway=sandbox.gateway, app_private_key=str(keys_dir / "app_private.pem"),
-        alipay_public_key=str(keys_dir / "sandbox_public.pem"), timeout=5.0, watch_interval=watch_interval))
-    app = make_app(cfg, pool=pool, redis=redis)
-    server = HTTPServer(app)
-    server.add_sockets([sock])
-    app.base_url = f"http://127.0.0.1:{port}"
-    app.server = server
-    app.tasks = BackgroundTasks(app, [listen_live])
-    app.tasks.start()
-    return app
-
-
-async def stop_shop(app) -> None:
-    app.server.stop()
-    app.live.close_all()
-    await app.tasks.stop()
-    await app.server.close_all_connections()
-    app.close()
-
-
-@pytest.fixture
-async def shop(pool, redis, tmp_path, keys_dir, sandbox):
-    app = await start_shop(pool, redis, tmp_path / "a", keys_dir, sandbox)
-    yield app
-    await stop_shop(app)
-
-
-@pytest.fixture
-async def order(shop, catalog, make_buyer):  # noqa: F811
-    """An unpaid Alipay order of 2 × 10.50 (+10.00 transit) and its logged-in buyer."""
-    sku = await catalog(price="10.50", stock=5)
-    buyer = await make_buyer("payer_01", {sku: 2}, shop.base_url)
-    r = await buyer["client"].post("/order/commit", {"addr_id": str(buyer["addr_id"]), "pay_method": "3",
-                                                     "sku_ids": str(sku), "idem_key": "idem-key-0001"})
-    assert r.code == 200, r
-    return {"order_id": r.json()["order_id"], "buyer": buyer, "sku": sku}
-
-
-async def open_socket(base_url: str, client: Client, order_id: str):
-    cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
-    from tornado.httpclient import HTTPRequest
-
-    request = HTTPRequest(base_url.replace("http", "ws") + f"/ws/orders/{order_id}", headers={"Cookie": cookie})
-    return await websocket_connect(request)
-
-
-async def next_status(ws, timeout: float = 15.0) -> dict:
-    while True:
-        message = await asyncio.wait_for(ws.read_message(), timeout)
-        assert message is not None, f"socket closed: {ws.close_code} {ws.close_reason}"
-        body = json.loads(message)
-        if body.get("type") == "status":
-            return body
-
-
-async def pay_on_cashier(buyer: Client, order_id: str):
-    r = await buyer.post("/order/pay", {"order_id": order_id}, ajax=True)
-    assert r.code == 200 and r.json()["res"] == 3, r
-    pay_url = r.json()["pay_url"]
-    from tests.payments.conftest import Buyer
-
-    browser = Buyer()
-    cashier = await browser.open(pay_url)
-    assert cashier.code == 200 and "确认付款" in cashier.body.decode()
-    return browser, cashier
-
-
-async def wait_until(predicate, timeout: float = 15.0):
-    deadline = time.monotonic() + timeout
-    while not await predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
-
-
-async def order_row(pool, order_id):
-    return await db.fetchone(pool, "SELECT * FROM order_info WHERE order_id=%s", (order_id,))
 
 
 async def test_pay_confirm_websocket_hears_paid(shop, order, pool):
@@ -154,40 +74,24 @@ async def test_duplicate_notifies_make_one_event(shop, order, pool, sandbox):
     assert await count(pool, "order_events", "order_id=%s AND to_status=2", (order_id,)) == 1
 
 
-def signed_notify(sandbox, order_id: str, **changes) -> dict:
-    params = {
-        "notify_time": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"), "notify_type": "trade_status_sync",
-        "notify_id": "n1", "app_id": "2021000000000001", "charset": "utf-8", "version": "1.0",
-        "trade_no": "2026112522001400000000000001", "out_trade_no": order_id, "trade_status": "TRADE_SUCCESS",
-        "total_amount": "31.00", "seller_id": "2088000000000001", "subject": "天天生鲜",
-    }
-    signed = sandbox.signed_params(params)
-    signed.update(changes)
-    return signed
-
-
 @pytest.mark.parametrize("case", ["forged", "app_id", "amount", "unknown", "unsigned"])
 async def test_bad_notifies_are_rejected_and_change_nothing(shop, order, pool, sandbox, case):
     order_id = order["order_id"]
     if case == "forged":
         form = signed_notify(sandbox, order_id, trade_no="2026112522001499999999999999")
     elif case == "app_id":
-        form = sandbox.signed_params({**_fields(signed_notify(sandbox, order_id)), "app_id": "2021999999999999"})
+        form = sandbox.signed_params({**unsigned(signed_notify(sandbox, order_id)), "app_id": "2021999999999999"})
     elif case == "amount":
-        form = sandbox.signed_params({**_fields(signed_notify(sandbox, order_id)), "total_amount": "0.01"})
+        form = sandbox.signed_params({**unsigned(signed_notify(sandbox, order_id)), "total_amount": "0.01"})
     elif case == "unknown":
-        form = sandbox.signed_params({**_fields(signed_notify(sandbox, order_id)), "out_trade_no": "nope123"})
+        form = sandbox.signed_params({**unsigned(signed_notify(sandbox, order_id)), "out_trade_no": "nope123"})
     else:
-        form = _fields(signed_notify(sandbox, order_id))
+        form = unsigned(signed_notify(sandbox, order_id))
     r = await Client(shop.base_url).post("/order/notify/alipay", form, xsrf=False)
     assert 400 <= r.code < 500 and r.text == "fail"
     row = await order_row(pool, order_id)
     assert row["order_status"] == 1 and row["trade_no"] is None
     assert await count(pool, "order_events", "order_id=%s", (order_id,)) == 1  # just "created"
-
-
-def _fields(signed: dict) -> dict:
-    return {k: v for k, v in signed.items() if k not in ("sign", "sign_type")}
 
 
 async def test_valid_notify_records_once_and_answers_success(shop, order, pool, sandbox):
@@ -200,7 +104,7 @@ async def test_valid_notify_records_once_and_answers_success(shop, order, pool, 
     assert await count(pool, "order_events", "order_id=%s AND to_status=2", (order_id,)) == 1
 
 
-async def test_other_users_and_anonymous_sockets_are_refused(shop, order, make_buyer):  # noqa: F811
+async def test_other_users_and_anonymous_sockets_are_refused(shop, order, make_buyer):
     intruder = await make_buyer("intruder1", {}, shop.base_url)
     cases = [(intruder["client"], order["order_id"], 4403), (Client(shop.base_url), order["order_id"], 4401),
              (order["buyer"]["client"], "nosuchorder", 4404)]
@@ -228,7 +132,7 @@ async def test_socket_on_one_instance_hears_payment_recorded_by_another(shop, or
         await stop_shop(other)
 
 
-async def test_two_watchers_query_each_order_once(catalog, make_buyer, pool, redis, tmp_path, keys_dir,  # noqa: F811
+async def test_two_watchers_query_each_order_once(catalog, make_buyer, pool, redis, tmp_path, keys_dir,
                                                   sandbox):
     # Leases as long as a minute: "nobody queries again within the lease" must not depend on the machine's speed.
     shop = await start_shop(pool, redis, tmp_path / "a", keys_dir, sandbox, watch_interval=60)
@@ -253,7 +157,7 @@ async def test_two_watchers_query_each_order_once(catalog, make_buyer, pool, red
 
 
 @pytest.mark.parametrize("case", ["missing", "unknown", "others", "not_alipay", "anonymous"])
-async def test_pay_refusals(shop, order, catalog, make_buyer, pool, case):  # noqa: F811
+async def test_pay_refusals(shop, order, catalog, make_buyer, pool, case):
     client = order["buyer"]["client"]
     form = {"order_id": order["order_id"]}
     expected = {"missing": (400, 1), "unknown": (404, 2), "others": (404, 2), "not_alipay": (409, 2),

@@ -18,16 +18,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from tornado.httpserver import HTTPServer
-from tornado.testing import bind_unused_port
 
 from fresh import db
-from fresh.background import BackgroundTasks
 from fresh.redis_client import create_redis
 from fresh.web import listen_live, make_app, server_options
 from tests.conftest import make_settings
-from tests.faults.conftest import free_port, wait_until
-from tests.helpers import Client, create_user
+from tests.faults.conftest import wait_until
+from tests.helpers import AppServer, Client, create_user, free_port
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 SERVICE = "dailyfresh"
@@ -320,9 +317,9 @@ async def unix_redis(tmp_path):
 class Shop:
     """The app served on a free port with given Redis settings, its live-status listener running."""
 
-    def __init__(self, cfg, app, server, port: int, background: BackgroundTasks):
-        self.cfg, self.app, self.server, self.background = cfg, app, server, background
-        self.base_url = f"http://127.0.0.1:{port}"
+    def __init__(self, cfg, server: AppServer):
+        self.cfg, self.app, self.server = cfg, server.app, server
+        self.base_url = server.url
 
     @property
     def redis(self):
@@ -338,23 +335,17 @@ async def make_shop(tmp_path, pool):
     shops: list[Shop] = []
 
     async def make(**redis_section) -> Shop:
-        sock, port = bind_unused_port()
-        cfg = make_settings(tmp_path / f"shop{len(shops)}", port, redis=redis_section)
-        app = make_app(cfg, pool=pool, redis=create_redis(cfg.redis))
-        server = HTTPServer(app, **server_options(cfg))
-        server.add_sockets([sock])
-        background = BackgroundTasks(app, [listen_live])
-        background.start()
-        shop = Shop(cfg, app, server, port, background)
+        server = AppServer()
+        cfg = make_settings(tmp_path / f"shop{len(shops)}", server.port, redis=redis_section)
+        server.serve(make_app(cfg, pool=pool, redis=create_redis(cfg.redis)), background=[listen_live],
+                     **server_options(cfg))
+        shop = Shop(cfg, server)
         shops.append(shop)
         return shop
 
     yield make
     for shop in shops:
-        shop.server.stop()
-        await shop.background.stop()
-        await shop.server.close_all_connections()
-        shop.app.close()
+        await shop.server.close()
         await shop.app.redis.aclose()
 
 

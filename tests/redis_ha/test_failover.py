@@ -191,7 +191,7 @@ async def test_the_lane_uses_only_a_server_that_says_it_is_the_primary(pair):
 
 async def test_no_sentinel_answering_is_unavailable(tmp_path):
     """Sentinels configured but none reachable: every use fails as unavailable (503), not with another error."""
-    from tests.faults.conftest import free_port
+    from tests.helpers import free_port
 
     cfg = RedisSettings(url="redis://127.0.0.1/0", sentinels=f"127.0.0.1:{free_port()},127.0.0.1:{free_port()}",
                         sentinel_timeout=0.5, timeout=2.0)

@@ -12,14 +12,13 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from tornado.httpserver import HTTPServer
-from tornado.testing import bind_unused_port
 
 from fresh import db, migrate, replica
 from fresh.catalog.cache import forget_local
 from fresh.redis_client import create_redis
 from fresh.web import make_app, server_options
 from tests.conftest import make_settings
+from tests.helpers import AppServer
 from tests.private_mariadb import PrivateMariaDB
 
 SHOP_DB = "fresh_replica"
@@ -104,9 +103,9 @@ class Clock:
 
 @pytest.fixture(scope="module")
 async def replica_shop(mariadb_pair, tmp_path_factory):
-    sock, port = bind_unused_port()
+    server = AppServer()
     cfg = make_settings(
-        tmp_path_factory.mktemp("replica-shop"), port,
+        tmp_path_factory.mktemp("replica-shop"), server.port,
         db={"host": "127.0.0.1", "port": mariadb_pair.primary.port, "name": SHOP_DB, "user": "dailyfresh",
             "password": SHOP_PASSWORD, "pool_max": 10, "query_timeout": 20.0, "acquire_timeout": 10.0,
             # User, password and database left to the primary's.
@@ -120,14 +119,11 @@ async def replica_shop(mariadb_pair, tmp_path_factory):
     reads = await replica.open_reads(cfg.db, pool, clock=clock)
     redis = create_redis(cfg.redis)
     app = make_app(cfg, pool=pool, redis=redis, reads=reads)
-    server = HTTPServer(app, **server_options(cfg))
-    server.add_sockets([sock])
+    server.serve(app, **server_options(cfg))
     try:
-        yield Shop(cfg, pool, reads, redis, app, f"http://127.0.0.1:{port}", clock)
+        yield Shop(cfg, pool, reads, redis, app, server.url, clock)
     finally:
-        server.stop()
-        await server.close_all_connections()
-        app.close()
+        await server.close()
         await replica.close_reads(reads, pool)
         pool.close()
         await pool.wait_closed()

@@ -6,22 +6,17 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from tornado.httpserver import HTTPServer
-from tornado.testing import bind_unused_port
 
 from fresh.web import server_options
-from tests.helpers import Client
+from tests.helpers import AppServer, Client
 
 
 @pytest.fixture(scope="session")
 async def proxied_url(app, settings):
     """The session's application on another port, trusting X-Real-IP as it does behind nginx."""
-    sock, port = bind_unused_port()
-    server = HTTPServer(app, **dict(server_options(settings), xheaders=True))
-    server.add_sockets([sock])
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-    await server.close_all_connections()
+    async with AppServer() as server:
+        server.serve(app, owned=False, **dict(server_options(settings), xheaders=True))
+        yield server.url
 
 
 class FromIP(Client):
@@ -45,12 +40,9 @@ async def impatient_port(app, settings):
     """The session's application behind a server that gives idle connections and bodies one second."""
     cfg = dataclasses.replace(settings, web=dataclasses.replace(settings.web, idle_connection_timeout=1.0,
                                                                 body_timeout=1.0))
-    sock, port = bind_unused_port()
-    server = HTTPServer(app, **server_options(cfg))
-    server.add_sockets([sock])
-    yield port
-    server.stop()
-    await server.close_all_connections()
+    async with AppServer() as server:
+        server.serve(app, owned=False, **server_options(cfg))
+        yield server.port
 
 
 # --- the world the attacks run in ---------------------------------------------------------------------------
@@ -158,26 +150,3 @@ async def raw_redis(settings):
 @pytest.fixture
 def snapshot(pool, raw_redis, settings) -> Snapshot:
     return Snapshot(pool, raw_redis, settings.db.name)
-
-
-class Tally:
-    """Counts of what the suite tried, for SECURITY.md: written as JSON to $FRESH_SECURITY_TALLY when set."""
-
-    def __init__(self):
-        self.counts: dict[str, int] = {}
-
-    def count(self, what: str, n: int = 1) -> None:
-        self.counts[what] = self.counts.get(what, 0) + n
-
-
-@pytest.fixture(scope="session")
-def tally():
-    import json
-    import os
-
-    t = Tally()
-    yield t
-    path = os.environ.get("FRESH_SECURITY_TALLY")
-    if path:
-        with open(path, "w", encoding="utf-8") as fh:
-            json.dump(dict(sorted(t.counts.items())), fh, indent=2, ensure_ascii=False)

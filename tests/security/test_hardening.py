@@ -9,14 +9,12 @@ import threading
 from http.cookies import SimpleCookie
 
 import pytest
-from tornado.httpserver import HTTPServer
-from tornado.testing import bind_unused_port
 
 from fresh.errors import Unavailable
 from fresh.hashgate import HashGate
 from fresh.web import XSRF_MESSAGE, XSRF_RES, make_app, server_options
 from tests.conftest import make_settings
-from tests.helpers import Client, count, create_user, outbox_messages
+from tests.helpers import AppServer, Client, count, create_user, outbox_messages
 from tests.security.rawhttp import exchange, message_of, status_of
 
 # --- throttles ---------------------------------------------------------------------------------------------
@@ -125,23 +123,23 @@ async def test_login_flood_beyond_the_hash_lane_is_a_503_not_a_wait(app, client,
     "/static/css/base.css%00.png", "/media/x%00.png", "/static/%ff%fe.css", "/goods/1%00", "/cart%0a",
     "/user/login%c0%af",
 ])
-async def test_bad_bytes_in_paths_are_400(app_socket, app, path):
-    response = await exchange(app_socket[1], f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+async def test_bad_bytes_in_paths_are_400(app_server, app, path):
+    response = await exchange(app_server.port, f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
     assert status_of(response) == 400 and "请求参数有误" in message_of(response)
     assert b"X-Content-Type-Options: nosniff" in response
 
 
-async def test_huge_url_is_414_and_huge_headers_431(app_socket, app):
-    response = await exchange(app_socket[1], b"GET /search?q=" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+async def test_huge_url_is_414_and_huge_headers_431(app_server, app):
+    response = await exchange(app_server.port, b"GET /search?q=" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
     assert status_of(response) == 414 and "请求地址过长" in message_of(response)
-    response = await exchange(app_socket[1], b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 200_000 + b"\r\n\r\n")
+    response = await exchange(app_server.port, b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 200_000 + b"\r\n\r\n")
     assert status_of(response) == 431 and "请求头过大" in message_of(response)
 
 
-async def test_declared_huge_body_is_413_without_reading_it(app_socket, app, pool):
+async def test_declared_huge_body_is_413_without_reading_it(app_server, app, pool):
     head = (b"POST /user/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
             b"Content-Length: 52428800\r\n\r\n")
-    response = await exchange(app_socket[1], head + b"username=" + b"a" * 65536)
+    response = await exchange(app_server.port, head + b"username=" + b"a" * 65536)
     assert status_of(response) == 413 and "提交的内容过大" in message_of(response)
     assert await count(pool, "users") == 0
 
@@ -161,8 +159,8 @@ async def test_idle_and_slow_connections_are_closed(impatient_port):
     assert body_cut == b""
 
 
-async def test_garbage_request_line_gets_an_http_answer(app_socket, app):
-    assert status_of(await exchange(app_socket[1], b"\x00\x01\x02 nonsense\r\n\r\n")) == 400
+async def test_garbage_request_line_gets_an_http_answer(app_server, app):
+    assert status_of(await exchange(app_server.port, b"\x00\x01\x02 nonsense\r\n\r\n")) == 400
 
 
 # --- HEAD, headers, cookies --------------------------------------------------------------------------------
@@ -190,31 +188,25 @@ async def test_personal_pages_are_no_store(user_client, client):
 
 
 async def test_every_cookie_is_secure_in_production(pool, redis, tmp_path, user, settings):
-    sock, port = bind_unused_port()
-    cfg = make_settings(tmp_path, port, mode="production",
-                        db={"user": settings.db.user, "password": settings.db.password})
-    application = make_app(cfg, pool=pool, redis=redis)
-    server = HTTPServer(application, **server_options(cfg))
-    server.add_sockets([sock])
-    try:
-        c, fresh = Client(f"http://127.0.0.1:{port}"), Client(f"http://127.0.0.1:{port}")
+    async with AppServer() as server:
+        cfg = make_settings(tmp_path, server.port, mode="production",
+                            db={"user": settings.db.user, "password": settings.db.password})
+        server.serve(make_app(cfg, pool=pool, redis=redis), **server_options(cfg))
+        c, fresh = Client(server.url), Client(server.url)
         fresh.cookies.clear()  # no _xsrf yet: the page sets one
         responses = [await fresh.get("/user/login"),
                      await c.post("/user/login", {"username": user["username"], "pwd": "password123",
                                                   "remember": "on"}),
                      await c.post("/user/logout")]
-        names = set()
-        for r in responses:
-            for header in r.headers.get_list("Set-Cookie"):
-                jar = SimpleCookie()
-                jar.load(header)
-                for name, morsel in jar.items():
-                    names.add(name)
-                    assert morsel["secure"] and morsel["samesite"] == "Lax", header
-        assert {"_xsrf", "sid", "username"} <= names
-    finally:
-        server.stop()
-        application.close()
+    names = set()
+    for r in responses:
+        for header in r.headers.get_list("Set-Cookie"):
+            jar = SimpleCookie()
+            jar.load(header)
+            for name, morsel in jar.items():
+                names.add(name)
+                assert morsel["secure"] and morsel["samesite"] == "Lax", header
+    assert {"_xsrf", "sid", "username"} <= names
 
 
 # --- logout, digits, stale pages ---------------------------------------------------------------------------

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.fixtures.payments import order_row, signed_notify, unsigned
 from tests.helpers import Client, count
-from tests.orders.conftest import catalog, make_buyer  # noqa: F401  (fixtures)
-from tests.payments.conftest import keys_dir, sandbox  # noqa: F401  (fixtures)
-from tests.payments.test_shop_payments import _fields, order, order_row, shop, signed_notify  # noqa: F401
 
 NOTIFY = "/order/notify/alipay"
 
@@ -25,7 +23,7 @@ def _rsa2(key_path, params: dict) -> str:
     return base64.b64encode(PKCS1_v1_5.new(key).sign(SHA256.new(message))).decode()
 
 
-async def _refused(shop, pool, order_id, form, *, status: int = 1, code_range=(400, 500)) -> None:  # noqa: F811
+async def _refused(shop, pool, order_id, form, *, status: int = 1, code_range=(400, 500)) -> None:
     before = await count(pool, "order_events", "order_id=%s", (order_id,))
     r = await Client(shop.base_url).post(NOTIFY, form, xsrf=False)
     assert code_range[0] <= r.code < code_range[1] and r.text == "fail", r
@@ -37,10 +35,10 @@ async def _refused(shop, pool, order_id, form, *, status: int = 1, code_range=(4
 @pytest.mark.parametrize("case", ["tampered_after_signing", "signed_by_another_key", "sign_removed",
                                   "changed_amount", "wrong_app_id", "wrong_seller_id", "missing_seller_id",
                                   "unknown_order"])
-async def test_bad_notifies_are_refused_and_change_nothing(shop, order, pool, sandbox, keys_dir, case,  # noqa: F811
+async def test_bad_notifies_are_refused_and_change_nothing(shop, order, pool, sandbox, keys_dir, case,
                                                           tally):
     order_id = order["order_id"]
-    good = _fields(signed_notify(sandbox, order_id))
+    good = unsigned(signed_notify(sandbox, order_id))
     if case == "tampered_after_signing":
         form = {**signed_notify(sandbox, order_id), "total_amount": "0.01"}
     elif case == "signed_by_another_key":
@@ -63,7 +61,7 @@ async def test_bad_notifies_are_refused_and_change_nothing(shop, order, pool, sa
     await _refused(shop, pool, order_id, form)
 
 
-async def test_replayed_notify_records_one_payment(shop, order, pool, sandbox, tally):  # noqa: F811
+async def test_replayed_notify_records_one_payment(shop, order, pool, sandbox, tally):
     order_id = order["order_id"]
     form = signed_notify(sandbox, order_id)
     for _ in range(5):
@@ -77,7 +75,7 @@ async def test_replayed_notify_records_one_payment(shop, order, pool, sandbox, t
     assert r.code == 400 and r.text == "fail"
 
 
-async def test_notify_for_a_cancelled_order_does_not_reopen_it(shop, order, pool, sandbox, tally):  # noqa: F811
+async def test_notify_for_a_cancelled_order_does_not_reopen_it(shop, order, pool, sandbox, tally):
     order_id = order["order_id"]
     r = await order["buyer"]["client"].post("/order/cancel", {"order_id": order_id}, ajax=True)
     assert r.code == 200, r
@@ -88,7 +86,7 @@ async def test_notify_for_a_cancelled_order_does_not_reopen_it(shop, order, pool
     assert row["order_status"] == 6  # still cancelled; the money is left for a refund, the order is not paid
 
 
-async def test_notify_for_a_cash_on_delivery_order_is_refused(shop, catalog, make_buyer, pool, sandbox,  # noqa: F811
+async def test_notify_for_a_cash_on_delivery_order_is_refused(shop, catalog, make_buyer, pool, sandbox,
                                                               tally):
     sku = await catalog(price="10.50", stock=5)
     buyer = await make_buyer("cod_buyer", {sku: 2}, shop.base_url)
