@@ -84,8 +84,8 @@ DB_POOL_SIZE = Gauge("fresh_db_pool_size", "MariaDB connections the pool holds (
 DB_POOL_MAX = Gauge("fresh_db_pool_max", "The pool's maximum size (db.pool_max).")
 DB_POOL_IN_USE = Gauge("fresh_db_pool_in_use", "MariaDB connections taken from the pool.")
 DB_POOL_WAITING = Gauge("fresh_db_pool_waiting", "Coroutines waiting for a pool connection (db.connection()).")
-DB_REPLICA_UP = Gauge("fresh_db_replica_up", "1 while reads that may lag go to the replica (db.replica), 0 while it is "
-                      "left alone after a failure and they go to the primary.")
+DB_REPLICA_UP = Gauge("fresh_db_replica_up", "1 while reads that may lag go to the replica (db.replica); 0 while it is "
+                      "left alone after a failure and they go to the primary, or when no replica is configured.")
 DB_REPLICA_FALLBACKS = Counter(
     "fresh_db_replica_fallbacks", "Blocks of reads meant for the replica that ran on the primary, by reason: connect, "
     "query (the replica failed), down (it is left alone after a failure), busy (its pool was full).", ["reason"])

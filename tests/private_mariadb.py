@@ -37,9 +37,12 @@ class PrivateMariaDB:
 
     def install(self) -> None:
         # --no-defaults: the machine's /etc/mysql configuration belongs to the shared server.
-        subprocess.run([INSTALL_DB, "--no-defaults", f"--datadir={self.datadir}", "--skip-test-db",
-                        "--auth-root-authentication-method=socket", *self._user],
-                       check=True, capture_output=True, timeout=120)
+        done = subprocess.run([INSTALL_DB, "--no-defaults", f"--datadir={self.datadir}", "--skip-test-db",
+                               "--auth-root-authentication-method=socket", *self._user],
+                              capture_output=True, text=True, timeout=120)
+        if done.returncode:
+            output = (done.stdout + done.stderr)[-2000:]
+            raise AssertionError(f"mariadb-install-db failed ({done.returncode}): {output}")
 
     def start(self, timeout: float = 60.0) -> None:
         """Start the server and wait until root can run a statement."""

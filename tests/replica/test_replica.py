@@ -12,6 +12,7 @@ from prometheus_client import REGISTRY
 
 from fresh import db, replica
 from fresh.cart.cart import cart_key
+from fresh.catalog.index import invalidate_index
 from fresh.catalog.search import sync_search_index
 from fresh.web import make_app
 from tests.helpers import Client, add_address, create_user
@@ -124,6 +125,30 @@ async def test_cart_cap_and_order_commit_decide_on_the_primary_while_the_replica
         await asyncio.to_thread(mariadb_pair.replica.root_sql, "START SLAVE SQL_THREAD")
 
 
+async def test_what_is_kept_until_the_next_catalog_write_is_built_from_the_primary(shop, mariadb_pair):
+    """The index data and a category's count live until the next catalog write: built from a replica still behind
+    that write, they would show the catalog from before it for as long (an hour for the index)."""
+    rows = await seed(shop.pool)
+    copy_sku = ("INSERT INTO goods_sku (type_id, goods_id, name, `desc`, price, unite, image, stock, sales, status)"
+                " SELECT type_id, goods_id, %s, `desc`, price, unite, image, 10, 0, 1 FROM goods_sku WHERE id=%s")
+    for i in range(10):  # a full first page: 12 SKUs (catalog.page_size)
+        await db.execute(shop.pool, copy_sku, (f"莓{i}", rows["skus"][0]))
+    await asyncio.to_thread(mariadb_pair.sync)
+    client = Client(shop.base_url)
+    assert "草莓" in (await client.get("/")).text
+    assert (await client.get(f"/list/{rows['type_id']}/2")).code == 302  # one page: page 2 is page 1
+    await asyncio.to_thread(mariadb_pair.replica.root_sql, "STOP SLAVE SQL_THREAD")
+    try:
+        # A catalog write the replica has not applied: a new name, and a 13th SKU that makes a second page.
+        await db.execute(shop.pool, "UPDATE goods_sku SET name='奶油草莓' WHERE id=%s", (rows["skus"][0],))
+        await db.execute(shop.pool, copy_sku, ("黑莓", rows["skus"][0]))
+        await invalidate_index(shop.redis)
+        assert "奶油草莓" in (await client.get("/")).text
+        assert (await client.get(f"/list/{rows['type_id']}/2")).code == 200
+    finally:
+        await asyncio.to_thread(mariadb_pair.replica.root_sql, "START SLAVE SQL_THREAD")
+
+
 async def test_a_stopped_replica_leaves_the_shop_on_the_primary_until_it_is_back(shop, mariadb_pair, caplog):
     rows = await seed(shop.pool)
     await asyncio.to_thread(mariadb_pair.sync)
@@ -172,7 +197,7 @@ async def test_a_stalled_replica_costs_a_read_its_timeout_then_the_primary_answe
     try:
         r = await client.get(list_page + "?sort=price")
         assert r.code == 200 and "草莓" in r.text
-        assert not shop.reads.healthy
+        assert not shop.reads.healthy, (fallbacks("query"), fallbacks("connect"), fallbacks("down"))
         assert fallbacks("query") == query_before + 1
     finally:
         mariadb_pair.replica.resume()
