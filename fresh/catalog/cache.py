@@ -7,7 +7,8 @@ never meet a stale entry. The stamp is read in a round trip the request makes an
 the cart's add script), never in one of its own.
 
 Besides the stamp every entry lives a short time (seconds), for the changes that do not invalidate: stock and
-sales moved by orders, comments. What each cache may show that is that old is said where it is used.
+sales moved by orders, comments. What each cache may show that is that old is said where it is used. Lifetimes are
+read from the caches' clock (`time.monotonic` unless use_clock() gave another), so tests move time by hand.
 """
 
 from __future__ import annotations
@@ -46,11 +47,16 @@ async def catalog_version(redis: aioredis.Redis) -> str:
     return version
 
 
-class LocalCache:
-    """A bounded map key -> value, each entry stamped with the catalog version it was built from and a deadline."""
+Clock = Callable[[], float]
 
-    def __init__(self, max_entries: int):
+
+class LocalCache:
+    """A bounded map key -> value, each entry stamped with the catalog version it was built from and a deadline
+    on `clock` (monotonic seconds)."""
+
+    def __init__(self, max_entries: int, clock: Clock = time.monotonic):
         self.max_entries = max_entries
+        self.clock = clock
         self._entries: OrderedDict[Any, tuple[str, float, Any]] = OrderedDict()
 
     def get(self, key, version: str | None) -> Any:
@@ -59,7 +65,7 @@ class LocalCache:
         if entry is None:
             return None
         stamp, deadline, value = entry
-        if time.monotonic() >= deadline or (version is not None and stamp != version):
+        if self.clock() >= deadline or (version is not None and stamp != version):
             self._entries.pop(key, None)
             return None
         return value
@@ -69,7 +75,7 @@ class LocalCache:
         entry = self._entries.get(key)
         if entry is None:
             return None
-        if time.monotonic() >= entry[1]:
+        if self.clock() >= entry[1]:
             self._entries.pop(key, None)
             return None
         return entry[0], entry[2]
@@ -77,12 +83,12 @@ class LocalCache:
     def expires_within(self, key, seconds: float) -> bool:
         """Whether the entry (live or not) ends within `seconds`: time to refresh it ahead."""
         entry = self._entries.get(key)
-        return entry is None or entry[1] - time.monotonic() < seconds
+        return entry is None or entry[1] - self.clock() < seconds
 
     def put(self, key, version: str, value: Any, ttl: float) -> None:
         if ttl <= 0:
             return
-        self._entries[key] = (version, time.monotonic() + ttl, value)
+        self._entries[key] = (version, self.clock() + ttl, value)
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
@@ -106,6 +112,12 @@ def local_cache(redis: aioredis.Redis, name: str) -> LocalCache:
     if caches is None:
         caches = _CACHES[redis] = {n: LocalCache(size) for n, size in _SIZES.items()}
     return caches[name]
+
+
+def use_clock(redis: aioredis.Redis, clock: Clock) -> None:
+    """Read the lifetimes of this application's caches from `clock` (tests pass one they move by hand)."""
+    for name in _SIZES:
+        local_cache(redis, name).clock = clock
 
 
 _IN_FLIGHT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 from fresh import db
 from fresh.cart import cart
 from fresh.catalog import goods
-from fresh.catalog.cache import VERSION_KEY, in_flight, invalidate_catalog, local_cache
+from fresh.catalog.cache import VERSION_KEY, LocalCache, in_flight, invalidate_catalog
 from tests.cart.test_add import add
+from tests.clock import ManualClock
 
 
 async def set_stock(pool, sku_id: int, stock: int) -> None:
@@ -69,10 +69,9 @@ async def test_refusal_from_cached_stock_is_confirmed_by_a_fresh_read(client, sk
     assert r.code == 200 and r.json()["total_count"] == 30
 
 
-async def test_cache_entries_are_bounded_and_expire(redis):
-    from fresh.catalog.cache import LocalCache
-
-    cache = LocalCache(max_entries=2)
+async def test_cache_entries_are_bounded_and_expire():
+    clock = ManualClock()
+    cache = LocalCache(max_entries=2, clock=clock)
     cache.put(1, "v", "a", ttl=60)
     cache.put(2, "v", "b", ttl=60)
     cache.put(3, "v", "c", ttl=60)
@@ -80,31 +79,32 @@ async def test_cache_entries_are_bounded_and_expire(redis):
     assert cache.get(2, "other") is None and cache.entry(2) is None  # a stale stamp drops the entry
     cache.put(4, "v", "d", ttl=0)  # ttl 0: not cached at all
     assert cache.entry(4) is None
+    clock.advance(59.9)
+    assert cache.get(3, "v") == "c" and not cache.expires_within(3, 0.05) and cache.expires_within(3, 0.2)
+    clock.advance(0.1)
+    assert cache.get(3, "v") is None and cache.entry(3) is None
 
 
-async def test_entry_in_its_last_fifth_is_refreshed_in_the_background(skus, pool, redis):
+async def test_entry_in_its_last_fifth_is_refreshed_in_the_background(skus, pool, redis, clock):
     sku = skus["kiwi"]
     goods.forget_cart_sku(redis)
-    _, facts = await goods.cart_sku(pool, redis, sku, ttl=2.0)
+    _, facts = await goods.cart_sku(pool, redis, sku, ttl=10.0)
     assert facts["stock"] == 30
     await set_stock(pool, sku, 7)  # as an order would: no invalidation
-    _, facts = await goods.cart_sku(pool, redis, sku, ttl=2.0)
+    _, facts = await goods.cart_sku(pool, redis, sku, ttl=10.0)
     assert facts["stock"] == 30  # young entry: served as is, nothing read
-    # Entries live 80-100% of the ttl: wait until this one has 0.2 s left, inside its last fifth.
-    deadline = local_cache(redis, "sku")._entries[sku][1]
-    await asyncio.sleep(deadline - time.monotonic() - 0.2)
-    _, facts = await goods.cart_sku(pool, redis, sku, ttl=2.0)
+    # Entries live 80-100% of the ttl (cache.spread): at 7.9 s this one has 0.1-2.1 s left, inside its last fifth.
+    clock.advance(7.9)
+    _, facts = await goods.cart_sku(pool, redis, sku, ttl=10.0)
     assert facts["stock"] == 30  # still answers from the entry, and starts the refresh
     await asyncio.sleep(0)  # the refresh task starts
-    assert ("cart_sku", sku) in in_flight(redis)
-    for _ in range(100):
-        if ("cart_sku", sku) not in in_flight(redis):
-            break
-        await asyncio.sleep(0.01)
+    refresh = in_flight(redis).get(("cart_sku", sku))
+    assert refresh is not None
+    await refresh
     await set_stock(pool, sku, 3)
-    await asyncio.sleep(max(0.0, deadline - time.monotonic()) + 0.05)  # past the old deadline: a miss would read 3
-    _, facts = await goods.cart_sku(pool, redis, sku, ttl=2.0)
-    assert facts["stock"] == 7  # the refreshed entry answers
+    clock.advance(2.2)  # past the old entry's deadline (10 s at most): a miss now would read 3
+    _, facts = await goods.cart_sku(pool, redis, sku, ttl=10.0)
+    assert facts["stock"] == 7  # the refreshed entry (8 s at least from 7.9 s) answers
 
 
 async def test_concurrent_misses_share_one_read(skus, pool, redis, monkeypatch):
