@@ -39,6 +39,11 @@ HTTP_LATENCY = Histogram("fresh_http_request_duration_seconds",
                          "Time from the request's arrival to its last byte written, by route name, method and status.",
                          ["route", "method", "status"], buckets=LATENCY_BUCKETS)
 
+# --- catalog ---------------------------------------------------------------------------------------------------
+CATALOG_PAGE_RENDERS = Counter("fresh_catalog_page_renders",
+                               "Shared catalog pages rendered (misses of the page cache), by page (index, detail).",
+                               ["page"])
+
 # --- cart and orders -------------------------------------------------------------------------------------------
 CART_OPS = Counter("fresh_cart_operations", "Cart AJAX operations (add, update, delete) by the result answered.",
                    ["op", "result"])

@@ -134,8 +134,11 @@ class Lane:
     def register_script(self, source: str) -> LaneScript:
         return LaneScript(self, source)
 
-    # The few hash reads and writes of the hot paths, with redis-py's signatures and results, so the domain
-    # functions that use them take either client.
+    # The few reads and writes of the hot paths, with redis-py's signatures and results, so the domain functions
+    # that use them take either client.
+
+    async def get(self, name: str) -> str | None:
+        return await self.execute("GET", name)
 
     async def hgetall(self, name: str) -> dict[str, str]:
         flat = await self.execute("HGETALL", name)

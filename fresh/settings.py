@@ -149,14 +149,12 @@ class MailSettings:
 @dataclass(frozen=True)
 class CatalogSettings:
     page_size: int = 12
+    # Seconds a process reuses the rendered index (catalog writes invalidate at once).
     index_cache_ttl: int = 3600
     history_size: int = 5
     # Seconds a process reuses a rendered detail page (stock and comments shown may be this old; catalog writes
     # invalidate at once). 0 turns the cache off.
     page_cache_ttl: float = 5.0
-    # Seconds a process reuses the catalog version it last read when serving visitors without a session (they
-    # need no Redis round trip then); visitors with one always compare it. 0 compares on every request.
-    version_recheck: float = 1.0
     # auto: full-text search on Mroonga when the sku_search table has it, else LIKE; like: always LIKE.
     search: str = "auto"
     # Behind nginx: the file the anonymous index is rendered to at every catalog change (one process does it,

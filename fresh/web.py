@@ -127,6 +127,15 @@ class Application(tornado.web.Application):
         super().__init__(routes, **tornado_settings)
         self.route_names = _route_names(self)
 
+    def render_shared(self, template_name: str, /, **context: Any) -> str:
+        """Render a page served to many visitors (fresh.catalog.pages): its templates get URLs and what the caller
+        passes, never a handler, request, session or token, so nothing of the visitor who caused the render stays
+        in it."""
+        static = self.settings["static_handler_class"]
+        return self.jinja.get_template(template_name).render(
+            reverse_url=self.reverse_url, static_url=lambda path: static.make_static_url(self.settings, path),
+            **context)
+
     def start_request(self, server_conn: object, request_conn: httputil.HTTPConnection) -> httputil.HTTPMessageDelegate:
         delegate = RequestGuard(self.cfg, super().start_request(server_conn, request_conn), request_conn)
         if self.trusted_proxies:

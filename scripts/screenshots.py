@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from fresh import db, migrate  # noqa: E402
 from fresh.accounts import addresses, users  # noqa: E402
 from fresh.background import BackgroundTasks  # noqa: E402
-from fresh.catalog.index import invalidate_index  # noqa: E402
+from fresh.catalog.cache import invalidate_catalog  # noqa: E402
 from fresh.catalog.seed import seed_catalog  # noqa: E402
 from fresh.keys import ensure_dev_keys, local_gateway_settings  # noqa: E402
 from fresh.payments.sandbox import make_sandbox_app  # noqa: E402
@@ -85,7 +85,7 @@ async def bootstrap(cfg):
                               is_active=True, is_staff=True)
     # One SKU sold out, to show how it looks (marked 售罄, last on its floor).
     await db.execute(pool, "UPDATE goods_sku SET stock=0 WHERE id=%s", (SOLD_OUT,))
-    await invalidate_index(redis)
+    await invalidate_catalog(redis)
     return pool, redis
 
 

@@ -17,8 +17,8 @@ from fresh import db
 from fresh.admin import audit
 from fresh.admin.base import Form
 from fresh.admin.goods import clean_int, publish
+from fresh.catalog.cache import invalidate_catalog
 from fresh.catalog.goods import image_url
-from fresh.catalog.index import invalidate_index
 from fresh.errors import BadRequest, Conflict, NotFound
 
 
@@ -187,7 +187,7 @@ async def move(pool, redis, staff, kind: Kind, row_id: int, direction: str) -> N
                               (position, rid))
         await audit.record(cur, staff, action=f"move_{direction}", entity=kind.entity, entity_id=row_id,
                            summary=f"调整{kind.title}顺序", after={"order": ids})
-    await invalidate_index(redis)
+    await invalidate_catalog(redis)
 
 
 async def remove(pool, redis, staff, kind: Kind, row_id: int) -> None:
@@ -203,4 +203,4 @@ async def remove(pool, redis, staff, kind: Kind, row_id: int) -> None:
     except pymysql.err.IntegrityError as exc:
         # A category still referred to by SKUs: they must be moved first (orders refer to SKUs).
         raise Conflict(f"{kind.title}仍被商品使用，不能删除") from exc
-    await invalidate_index(redis)
+    await invalidate_catalog(redis)

@@ -16,8 +16,8 @@ from fresh import db
 from fresh.admin import audit
 from fresh.admin.base import Form
 from fresh.admin.paging import Page, like_pattern, page_of
+from fresh.catalog.cache import invalidate_catalog
 from fresh.catalog.goods import clean_detail, image_url
-from fresh.catalog.index import invalidate_index
 from fresh.catalog.search import sync_search_index
 from fresh.errors import BadRequest, NotFound
 
@@ -42,7 +42,7 @@ async def publish(pool: aiomysql.Pool, redis: aioredis.Redis, *, sku_ids=(), goo
     instance drops its cached index, pages and SKU facts (search first: a page rebuilt after the bump finds it)."""
     if sku_ids or goods_ids or type_ids:
         await sync_search_index(pool, sku_ids=sku_ids, goods_ids=goods_ids, type_ids=type_ids)
-    await invalidate_index(redis)
+    await invalidate_catalog(redis)
 
 
 def clean_price(raw: str) -> Decimal | None:
@@ -237,7 +237,7 @@ async def add_picture(pool, redis, staff, sku_id: int, path: str, *, main: bool)
             await cur.execute("UPDATE goods_sku SET image=%s WHERE id=%s", (path, sku_id))
         await audit.record(cur, staff, action="create", entity=audit.Entity.PICTURE, entity_id=picture_id,
                            summary=f"商品{sku_id}新增图片", after={"sku_id": sku_id, "image": path, "main": main})
-    await invalidate_index(redis)
+    await invalidate_catalog(redis)
 
 
 async def picture_action(pool, redis, staff, sku_id: int, picture_id: int, action: str) -> None:
@@ -271,7 +271,7 @@ async def picture_action(pool, redis, staff, sku_id: int, picture_id: int, actio
         await audit.record(cur, staff, action=f"picture_{action}", entity=audit.Entity.PICTURE,
                            entity_id=picture_id, summary=f"商品{sku_id}图片操作：{action}",
                            before={"main_image": sku["image"]}, after={"image": picture["image"]})
-    await invalidate_index(redis)
+    await invalidate_catalog(redis)
 
 
 # --- SPU -------------------------------------------------------------------------------------------------------

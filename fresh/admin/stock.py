@@ -15,8 +15,8 @@ from fresh import db
 from fresh.admin import audit
 from fresh.admin.base import Form
 from fresh.admin.goods import MAX_STOCK, clean_int
+from fresh.catalog.cache import invalidate_catalog
 from fresh.catalog.goods import forget_cart_sku
-from fresh.catalog.index import invalidate_index
 from fresh.errors import Conflict, NotFound
 
 
@@ -74,7 +74,7 @@ async def adjust_stock(pool: aiomysql.Pool, redis: aioredis.Redis, staff, sku_id
                            summary=f"{REASON_NAMES[Reason(reason)]} {delta:+d}「{row['name']}」{note}",
                            before={"stock": after - delta}, after={"stock": after})
     forget_cart_sku(redis, sku_id)
-    await invalidate_index(redis)
+    await invalidate_catalog(redis)
     return after
 
 

@@ -4,7 +4,7 @@
 rows by hand) replaces it, and every process drops what it cached from older data the next time it compares; a
 FLUSHDB (the tests' clean-up between tests) removes it, which counts as a change too, so reused auto-increment ids
 never meet a stale entry. The stamp is read in a round trip the request makes anyway (the page header's pipeline,
-the cart's add script), never in one of its own.
+the cart's add script) or on the lane, where it shares a write with the other requests' commands.
 
 Besides the stamp every entry lives a short time (seconds), for the changes that do not invalidate: stock and
 sales moved by orders, comments. What each cache may show that is that old is said where it is used. Lifetimes are
@@ -25,6 +25,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from fresh.redis_client import Lane
+
 log = logging.getLogger("fresh.catalog")
 VERSION_KEY = "cache:catalog:version"
 
@@ -36,6 +38,13 @@ def version_key() -> str:
 
 def new_version() -> str:
     return secrets.token_hex(8)
+
+
+async def current_version(lane: Lane | aioredis.Redis, redis: aioredis.Redis) -> str:
+    """The current stamp, read on the lane (fresh.redis_client; redis-py's client when redis.lane is off): under
+    load the reads of concurrent requests go out in one write, which costs a page about what a per-process memo of
+    the stamp did (BENCHMARKS.md, Findings)."""
+    return await lane.get(VERSION_KEY) or await catalog_version(redis)
 
 
 async def catalog_version(redis: aioredis.Redis) -> str:
@@ -103,7 +112,7 @@ class LocalCache:
 
 # One set of caches per Redis client, i.e. per running application (no module-level state shared between apps).
 _CACHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_SIZES = {"sku": 10_000, "pages": 2_000, "index": 4, "counts": 1_000}
+_SIZES = {"sku": 10_000, "pages": 2_000, "counts": 1_000}
 
 
 def local_cache(redis: aioredis.Redis, name: str) -> LocalCache:

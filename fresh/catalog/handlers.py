@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable
 from urllib.parse import urlencode
 
 from fresh import sessions
 from fresh.catalog import goods, history, index, pages, search
-from fresh.catalog.cache import VERSION_KEY, catalog_version, local_cache, refresh_in_background, shared, spread
+from fresh.catalog.cache import VERSION_KEY, catalog_version, current_version
 from fresh.errors import NotFound
 from fresh.web import BaseHandler
 
@@ -30,7 +29,7 @@ class CatalogHandler(BaseHandler):
         """Check the session, read the header count and the catalog version (one pipeline); return the version."""
         claims = self.session
         if claims is None:
-            return await self.recent_version()
+            return await current_version(self.redis_lane, self.redis)
         counters = []
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.get(VERSION_KEY)
@@ -47,33 +46,12 @@ class CatalogHandler(BaseHandler):
             self.cart_count = sum(parse(reply) for parse, reply in zip(counters, replies[2:], strict=True))
         return version if version is not None else await catalog_version(self.redis)
 
-    async def recent_version(self) -> str:
-        """For a visitor without a session (no header data to read): the catalog version this process read
-        within `catalog.version_recheck` seconds, so such a page costs no Redis round trip at all. Another
-        process's invalidation reaches these visitors that much later; this process's own at once."""
-        memo = local_cache(self.redis, "index")
-        version = memo.get("version", None)
-        if version is None:
-            version = await self.redis.get(VERSION_KEY) or await catalog_version(self.redis)
-            memo.put("version", version, version, self.cfg.catalog.version_recheck)
-        return version
-
-    async def index_data(self, version: str) -> dict:
-        # Kept until the next catalog write (index_cache_ttl is an hour): built from the primary, so a replica still
-        # behind that write cannot pin the catalog from before it. One build per catalog version.
-        return await index.local_index(self.application.db, self.redis, ttl=self.cfg.catalog.index_cache_ttl,
-                                       version=version)
-
-    async def categories(self, version: str) -> list[dict]:
-        """The category strip's rows, from the index data decoded once per process and version."""
-        return (await self.index_data(version))["types"]
-
     def render(self, template_name: str, **kwargs):
         kwargs.setdefault("cart_count", self.cart_count)
         return super().render(template_name, **kwargs)
 
     def finish_page(self, page: pages.Pieces, *, xsrf: bool = False) -> None:
-        """Serve a reusable page with this visitor's name, cart count and (when the page has a form) `_xsrf`."""
+        """Serve a shared page with this visitor's name, cart count and (when the page has a form) `_xsrf`."""
         user = self.current_user
         # Only pages with a form pay for a masked token (and the `_xsrf` cookie it sets); the index posts nothing,
         # and every page that does renders its own field.
@@ -82,77 +60,35 @@ class CatalogHandler(BaseHandler):
         self.finish(page.fill(pages.visitor_values(username=user.username if user else "",
                                                    cart_count=self.cart_count, xsrf_form_html=form)))
 
-    async def reusable_page(self, key: tuple, version: str, ttl: float, template_name: str,
-                            context: Callable[[], Awaitable[dict]]) -> pages.Pieces:
-        """This visitor's variant of a page from this process's cache, rendered (from `await context()`) on a miss."""
-        cache = local_cache(self.redis, "pages")
-        variant = (*key, self.current_user is not None)
-        page = cache.get(variant, version)
-        render = lambda: self._render_piece(template_name, variant, version, ttl, context)  # noqa: E731
-        if page is not None:
-            # In its last fifth the page is rendered again in the background while this one keeps answering, so a
-            # page in steady demand never makes a visitor wait for its render.
-            if cache.expires_within(variant, ttl / 5):
-                refresh_in_background(self.redis, (variant, version), render)
-            return page
-        # One render per page and version at a time: the other requests that miss meanwhile wait for it instead
-        # of each running the same queries (a cold or just-invalidated page under load).
-        return await shared(self.redis, (variant, version), render)
-
-    async def _render_piece(self, template_name: str, variant: tuple, version: str, ttl: float,
-                            context: Callable[[], Awaitable[dict]]) -> pages.Pieces:
-        ctx = await context()
-        html = self.render_string(template_name, **ctx, **pages.marked_context(logged_in=variant[-1]))
-        page = pages.Pieces.split(html.decode("utf-8"))
-        local_cache(self.redis, "pages").put(variant, version, page, spread(ttl))
-        return page
-
 
 class IndexHandler(CatalogHandler):
-    """A cached index costs one Redis round trip and a join: the page is rendered once per process and version,
-    and lives as long as the index data (`catalog.index_cache_ttl`); invalidate_index() makes every process
-    render it again on its next request."""
-
     async def get(self) -> None:
         version = await self.page_state()
-        page = await self.reusable_page(("index",), version, self.cfg.catalog.index_cache_ttl, "catalog/index.html",
-                                        lambda: self.index_data(version))
+        page = await pages.index_page(self.application, render=self.application.render_shared, version=version,
+                                      logged_in=self.current_user is not None)
         self.finish_page(page)
 
 
 class DetailHandler(CatalogHandler):
-    """The page of one SKU is reused for `catalog.page_cache_ttl` seconds per process: the stock and comments it
-    shows may be that old (an order does not invalidate it); catalog writes invalidate it at once."""
-
     async def get(self, sku_id: str) -> None:
         version = await self.page_state()
         sku_id = _int_path(sku_id)
         notice = self.arg("notice")
         if notice in DETAIL_NOTICES:
             # A plain form's answer (no JavaScript): this visitor's own page with the notice, not the shared one.
-            ctx = await self.detail_context(sku_id, version)
+            ctx = await pages.detail_context(self.application, self.db, sku_id)
             count = self.arg("count")[:6]
             ctx.update(notice=notice, notice_count=count,
                        notice_text=detail_notice_text(notice, ctx["sku"], count, self.int_arg("in_cart") or 0,
                                                       self.cfg.cart.max_count))
             await self.render("catalog/detail.html", **ctx)
             return
-        page = await self.reusable_page(("detail", sku_id), version, self.cfg.catalog.page_cache_ttl,
-                                        "catalog/detail.html", lambda: self.detail_context(sku_id, version))
+        page = await pages.detail_page(self.application, self.db, render=self.application.render_shared,
+                                       sku_id=sku_id, version=version, logged_in=self.current_user is not None)
         if self.current_user:  # only once the page exists, i.e. the SKU is on sale
             await history.record_view(self.redis, user_id=self.user_id, sku_id=sku_id,
                                       size=self.cfg.catalog.history_size)
         self.finish_page(page, xsrf=True)
-
-    async def detail_context(self, sku_id: int, version: str) -> dict:
-        sku = await goods.get_detail(self.db, sku_id)
-        # 新品推荐 recommends other goods: the SKU itself is left out.
-        new = [s for s in await goods.new_skus(self.db, type_id=sku["type_id"], limit=3) if s["id"] != sku_id][:2]
-        # Comments live with orders, which come after the catalog: they reach this page through a hook.
-        comments = self.application.hooks.sku_comments
-        sku["comments"] = await comments(self.application, sku["id"]) if comments else []
-        return {"sku": sku, "new_skus": new, "categories": await self.categories(version),
-                "max_count": self.cfg.cart.max_count, "notice": "", "notice_text": "", "notice_count": ""}
 
 
 class ListHandler(CatalogHandler):
@@ -162,7 +98,7 @@ class ListHandler(CatalogHandler):
         sort = goods.clean_sort(self.arg("sort"))
         asked = _int_path(page)
         size = self.cfg.catalog.page_size
-        # Counted from the primary like the index data (kept per catalog version); list_skus() below reuses it.
+        # Counted from the primary (kept per catalog version); list_skus() below reuses it.
         total = await goods.category_count(self.application.db, self.redis, type_id=category["id"],
                                            cap=goods.LIST_MAX_PAGES * size, version=version)
         last = max(1, math.ceil(total / size))
@@ -175,14 +111,14 @@ class ListHandler(CatalogHandler):
                                        size=size, version=version)
         new = await goods.new_skus(self.db, type_id=category["id"])
         await self.render("catalog/list.html", category=category, page=result, sort=sort, new_skus=new,
-                          categories=await self.categories(version))
+                          categories=await index.category_rows(self.db))
 
 
 class SearchHandler(CatalogHandler):
     """An empty query shows the search page with a hint; a page beyond the results is NotFound."""
 
     async def get(self) -> None:
-        version = await self.page_state()
+        await self.page_state()
         query = search.clean_query(self.get_argument("q", ""))
         sort = search.clean_sort(self.arg("sort"))
         result = None
@@ -193,7 +129,7 @@ class SearchHandler(CatalogHandler):
             if result is None:
                 raise NotFound("页码超出范围")
         await self.render("catalog/search.html", query=query, search_query=query, sort=sort, page=result,
-                          sorts=SEARCH_SORTS, categories=await self.categories(version))
+                          sorts=SEARCH_SORTS, categories=await index.category_rows(self.db))
 
 
 SEARCH_SORTS = (("relevance", "综合"), ("price", "价格"), ("hot", "人气"), ("new", "新品"))

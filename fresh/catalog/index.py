@@ -1,21 +1,16 @@
-"""The index page's data: categories, banners, promotions and floors, cached in Redis as `cache:index`.
+"""The index page's data (categories, banners, promotions and floors) and the category strip of the other pages.
 
-A cached index is rendered without touching MariaDB; admin writes call `invalidate_index()`.
+Read from MariaDB when fresh.catalog.pages renders a page; nothing here is cached.
 """
 
 from __future__ import annotations
 
-import json
-from decimal import Decimal
-
 import aiomysql
-import redis.asyncio as aioredis
 
 from fresh import db
-from fresh.catalog.cache import invalidate_catalog, local_cache
 from fresh.catalog.goods import image_url
 
-INDEX_KEY = "cache:index"
+CATEGORIES_SQL = "SELECT id, name, logo FROM goods_types ORDER BY position, id"
 
 
 async def build_index(pool: aiomysql.Pool) -> dict:
@@ -40,7 +35,7 @@ async def build_index(pool: aiomysql.Pool) -> dict:
         floor = floors.get(cell["type_id"])
         if floor is None:
             continue
-        item = {"id": cell["id"], "name": cell["name"], "price": str(cell["price"]), "unite": cell["unite"],
+        item = {"id": cell["id"], "name": cell["name"], "price": cell["price"], "unite": cell["unite"],
                 "image_url": image_url(cell["image"]), "stock": cell["stock"]}
         floor["titles" if cell["display_type"] == 0 else "goods"].append(item)
     return {
@@ -56,58 +51,6 @@ async def build_index(pool: aiomysql.Pool) -> dict:
     }
 
 
-def _revive(data: dict) -> dict:
-    """Prices travel as strings in JSON; give the templates Decimals back. An entry cached by an older build
-    (before the copy and stock fields) gets their neutral values, so a deploy never meets a half-known entry."""
-    for t in data["types"]:
-        t.setdefault("slogan", "")
-        t.setdefault("slogan_sub", "")
-        for item in t["titles"] + t["goods"]:
-            item["price"] = Decimal(item["price"])
-            item.setdefault("stock", 1)
-    for b in data["banners"]:
-        b.setdefault("title", "")
-        b.setdefault("subtitle", "")
-        b.setdefault("stock", 1)
-    for p in data["promotions"]:
-        p.setdefault("title", "")
-        p.setdefault("subtitle", "")
-    return data
-
-
-async def get_index(pool: aiomysql.Pool, redis: aioredis.Redis, *, ttl: int, version: str | None = None) -> dict:
-    """The index data from `cache:index`, rebuilt from MariaDB (and cached again) on a miss.
-
-    With `version` (the catalog version, read before), data stamped with another version counts as a miss: a
-    rebuild that read MariaDB before an invalidation cannot leave its stale result behind for the others."""
-    raw = await redis.get(INDEX_KEY)
-    if raw is not None:
-        try:
-            data = json.loads(raw)
-            if version is None or data.get("version") == version:
-                return _revive(data)
-        except (ValueError, KeyError, TypeError, AttributeError):
-            pass  # A corrupt or outdated entry is simply rebuilt.
-    data = await build_index(pool)
-    data["version"] = version
-    # Concurrent misses each write the same value; last writer wins, which is harmless.
-    await redis.set(INDEX_KEY, json.dumps(data, ensure_ascii=False), ex=ttl)
-    return _revive(data)
-
-
-async def local_index(pool: aiomysql.Pool, redis: aioredis.Redis, *, ttl: int, version: str) -> dict:
-    """The index data decoded once per process and catalog version (the category strip of every catalog page).
-
-    Treat it as read-only: every request of this process shares it."""
-    cache = local_cache(redis, "index")
-    data = cache.get("data", version)
-    if data is None:
-        data = await get_index(pool, redis, ttl=ttl, version=version)
-        cache.put("data", version, data, ttl)
-    return data
-
-
-async def invalidate_index(redis: aioredis.Redis) -> None:
-    """Drop the cached index data and change the catalog version, so every process rebuilds its pages and
-    re-reads SKU stock (call after admin writes to the catalog)."""
-    await invalidate_catalog(redis, INDEX_KEY)
+async def category_rows(pool: aiomysql.Pool) -> list[dict]:
+    """The categories in their display order (the category strip of every catalog page but the index)."""
+    return await db.fetchall(pool, CATEGORIES_SQL)

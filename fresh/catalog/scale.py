@@ -14,7 +14,7 @@ import aiomysql
 
 from fresh import db
 from fresh.catalog import seed
-from fresh.catalog.index import invalidate_index
+from fresh.catalog.cache import invalidate_catalog
 from fresh.catalog.search import SearchMode, rebuild_search_index
 
 # Words put before a demo name to make the copies different SKUs (and give search something to tell apart).
@@ -62,5 +62,5 @@ async def seed_scale(pool: aiomysql.Pool, redis, *, skus: int) -> tuple[SearchMo
                 "INSERT INTO goods_sku (id, type_id, goods_id, name, `desc`, price, unite, image, stock, sales,"
                 " status) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 1) ON DUPLICATE KEY UPDATE id=id", rows)
     mode, indexed = await rebuild_search_index(pool)
-    await invalidate_index(redis)
+    await invalidate_catalog(redis)
     return mode, indexed

@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from fresh import db
-from fresh.catalog.index import invalidate_index
+from fresh.catalog.cache import invalidate_catalog
 from fresh.catalog.search import sync_search_index
 from fresh.demo import pictures
 from fresh.settings import Settings
@@ -228,5 +228,5 @@ async def seed_catalog(pool, redis, cfg: Settings, *, demo: bool) -> None:
             "INSERT INTO index_type_goods (id, type_id, sku_id, display_type, `index`) VALUES (%s, %s, %s, %s, %s)"
             + keep, rows)
     await sync_search_index(pool, sku_ids=[s[0] for s in SKUS])
-    await invalidate_index(redis)
+    await invalidate_catalog(redis)
     print(f"demo catalog: {len(TYPES)} categories, {len(SKUS)} SKUs ({drawn} pictures drawn)")

@@ -18,7 +18,7 @@ import secrets
 import socket
 from pathlib import Path
 
-from fresh.catalog.cache import catalog_version, local_cache
+from fresh.catalog.cache import catalog_version
 from fresh.settings import resolve_path
 from fresh.web import fetch_internal
 
@@ -53,9 +53,6 @@ async def refresh_static_index(app, path: Path) -> bool:
     if not await redis.set(lease_key, token, nx=True, ex=LEASE_SECONDS):
         return False  # another process renders it
     try:
-        # The anonymous index reuses the version this process read within catalog.version_recheck: forget it, so
-        # the page is rendered from `version` or newer.
-        local_cache(redis, "index").forget("version")
         status, body = await fetch_internal(app, "/", request_id="static-index")
         if status != 200:
             log.warning("static index not written: GET / answered %d", status)

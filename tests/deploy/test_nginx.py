@@ -8,7 +8,7 @@ import re
 import time
 
 from fresh import db
-from fresh.catalog.index import invalidate_index
+from fresh.catalog.cache import invalidate_catalog
 from tests.fixtures.payments import next_status, open_socket, signed_notify
 from tests.helpers import Client, create_user
 
@@ -125,7 +125,7 @@ async def test_static_index_without_cookies_live_page_with_a_session(deployment,
     async with db.cursor(pool) as cur:
         await cur.execute("INSERT INTO index_type_goods (type_id, sku_id, display_type, `index`)"
                           " SELECT type_id, id, 1, 0 FROM goods_sku")
-    await invalidate_index(redis)
+    await invalidate_catalog(redis)
     r = await wait_for_index(deployment, lambda r: r.code == 200 and "静态首页草莓" in r.text)
     # nginx answered from the file: its ETag, no request id (the app sets one on every answer) ...
     assert NGINX_ETAG.match(r.headers["ETag"]) and "X-Request-Id" not in r.headers
@@ -149,7 +149,7 @@ async def test_static_index_without_cookies_live_page_with_a_session(deployment,
     before = deployment.layout.static_index.stat().st_mtime_ns
     async with db.cursor(pool) as cur:
         await cur.execute("UPDATE goods_sku SET name='改名后的草莓'")
-    await invalidate_index(redis)
+    await invalidate_catalog(redis)
     r = await wait_for_index(deployment, lambda r: "改名后的草莓" in r.text)
     assert "静态首页草莓" not in r.text and "X-Request-Id" not in r.headers
     assert deployment.layout.static_index.stat().st_mtime_ns != before

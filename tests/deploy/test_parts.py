@@ -107,13 +107,13 @@ async def test_static_index_is_rendered_once_per_catalog_version(app, redis, tmp
     await catalog("首页上的草莓")
     async with db.cursor(pool) as cur:
         await cur.execute("INSERT INTO index_type_goods (type_id, sku_id) SELECT type_id, id FROM goods_sku")
-    await invalidate_catalog(redis, "cache:index")
+    await invalidate_catalog(redis)
     assert await refresh_static_index(app, path)
     page = path.read_text()
     assert "首页上的草莓" in page and "登录" in page  # the anonymous page
     assert not await refresh_static_index(app, path)  # same version: nothing to do
 
-    await invalidate_catalog(redis, "cache:index")
+    await invalidate_catalog(redis)
     lease, _ = _keys(path)
     await redis.set(lease, "another-process", ex=30)
     assert not await refresh_static_index(app, path) and path.read_text() == page  # the lease holder renders

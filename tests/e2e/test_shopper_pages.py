@@ -12,7 +12,7 @@ import pytest
 from playwright.async_api import expect
 
 from fresh.cart.cart import cart_key
-from fresh.catalog.index import invalidate_index
+from fresh.catalog.cache import invalidate_catalog
 from tests.e2e.helpers import browser_login, collect_dialogs
 from tests.fixtures.browser import PageProblems
 from tests.helpers import add_address, count, create_user
@@ -26,7 +26,7 @@ CRAB = 16        # 阳澄湖大闸蟹 168.00/盒, stock 25
 async def sell_out(pool, redis, sku_id: int) -> None:
     async with pool.acquire() as conn, conn.cursor() as cur:
         await cur.execute("UPDATE goods_sku SET stock=0 WHERE id=%s", (sku_id,))
-    await invalidate_index(redis)  # as the admin's stock edit does
+    await invalidate_catalog(redis)  # as the admin's stock edit does
 
 
 async def shopper(pool, settings, redis, name: str, *, address: bool = True, cart: dict | None = None) -> int:

@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY
 
 from fresh import db, replica
 from fresh.cart.cart import cart_key
-from fresh.catalog.index import invalidate_index
+from fresh.catalog.cache import invalidate_catalog
 from fresh.catalog.search import sync_search_index
 from fresh.web import make_app
 from tests.helpers import Client, add_address, create_user
@@ -142,7 +142,7 @@ async def test_what_is_kept_until_the_next_catalog_write_is_built_from_the_prima
         # A catalog write the replica has not applied: a new name, and a 13th SKU that makes a second page.
         await db.execute(shop.pool, "UPDATE goods_sku SET name='奶油草莓' WHERE id=%s", (rows["skus"][0],))
         await db.execute(shop.pool, copy_sku, ("黑莓", rows["skus"][0]))
-        await invalidate_index(shop.redis)
+        await invalidate_catalog(shop.redis)
         assert "奶油草莓" in (await client.get("/")).text
         assert (await client.get(f"/list/{rows['type_id']}/2")).code == 200
     finally:
