@@ -6,10 +6,13 @@ is bounded by `db.acquire_timeout` and holding one (a statement, a batch, a whol
 `db.query_timeout`: a stalled server costs a request a few seconds and a 503, never the stall's length, and the
 connection it stalled on is dropped rather than returned to the pool.
 
-Connections accept several statements per packet (CLIENT_MULTI_STATEMENTS), which `BatchedTransaction` uses to
-send a transaction's statements together: a hot path pays one round trip per decision instead of one per
-statement. Every statement anywhere is built from constant SQL and escaped parameters (never concatenated input),
-which is what makes the flag safe; `batch()` is the one place that joins statements, each escaped by the driver.
+Only the connections that send batches accept several statements per packet: each pool has a small sibling,
+`pool.batches` (`db.batch_pool_max` connections), which `batch()` and `BatchedTransaction` use to send a
+transaction's statements together, so a hot path pays one round trip per decision instead of one per statement.
+Every other connection is switched to one statement per packet before its first use, so a value ever formatted
+into SQL there is a syntax error, not a stacked query. Statements are built from constant SQL and escaped
+parameters (ruff's S608 checks the tree); `batch()` is the one place that joins statements, each escaped by the
+driver.
 """
 
 from __future__ import annotations
@@ -17,11 +20,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import struct
 from collections.abc import AsyncIterator
 
 import aiomysql
 import pymysql
-from pymysql.constants import CLIENT
+from pymysql.constants import COMMAND
 
 from fresh import metrics
 from fresh.settings import DBSettings
@@ -70,8 +74,44 @@ def _init_command(cfg: DBSettings) -> str:
     )
 
 
-async def create_pool(cfg: DBSettings, *, database: str | None = None, **extra) -> aiomysql.Pool:
-    """Open the pool; `database=""` connects without selecting a database (to create it)."""
+class Pool(aiomysql.Pool):
+    """aiomysql's pool with this module's client-side limits and either its sibling for batches (`batches`,
+    closed with it) or, being that sibling, `for_batches` set."""
+
+    def __init__(self, *, limits: Limits, batches: Pool | None = None, for_batches: bool = False, **kwargs):
+        super().__init__(echo=False, loop=asyncio.get_running_loop(), **kwargs)
+        # aiomysql has no read timeout of its own; connection() enforces these.
+        self.fresh_limits = limits
+        self.batches = batches
+        self.for_batches = for_batches
+
+    def close(self) -> None:
+        super().close()
+        if self.batches is not None:
+            self.batches.close()
+
+    def terminate(self) -> None:
+        super().terminate()
+        if self.batches is not None:
+            self.batches.terminate()
+
+    async def wait_closed(self) -> None:
+        await super().wait_closed()
+        if self.batches is not None:
+            await self.batches.wait_closed()
+
+
+async def _open_pool(**kwargs) -> Pool:
+    pool = Pool(**kwargs)
+    if pool.minsize:
+        # Connect now: a server that is down or refuses the account fails here, not at the first request.
+        await pool.release(await pool.acquire())
+    return pool
+
+
+async def create_pool(cfg: DBSettings, *, database: str | None = None, **extra) -> Pool:
+    """Open the pool and its sibling for batches; `database=""` connects without selecting a database (to
+    create it)."""
     name = cfg.name if database is None else database
     kwargs = dict(
         host=cfg.host,
@@ -86,16 +126,28 @@ async def create_pool(cfg: DBSettings, *, database: str | None = None, **extra) 
         maxsize=cfg.pool_max,
         pool_recycle=3600,
         cursorclass=aiomysql.DictCursor,
-        client_flag=CLIENT.MULTI_STATEMENTS | CLIENT.MULTI_RESULTS,
+        limits=Limits(acquire=cfg.acquire_timeout, query=cfg.query_timeout),
     )
     if name:
         kwargs["db"] = name
+    # Opened as needed (minsize 0): a process that never sends a batch holds no connection for it.
+    batches = await _open_pool(**{**kwargs, "minsize": 0, "maxsize": cfg.batch_pool_max}, for_batches=True)
     kwargs.update(extra)
-    pool = await asyncio.wait_for(aiomysql.create_pool(**kwargs), cfg.connect_timeout + 1)
-    # aiomysql has no read timeout of its own; connection() enforces these (an attribute, since the pool object
-    # is aiomysql's and every helper here receives only the pool).
-    pool.fresh_limits = Limits(acquire=cfg.acquire_timeout, query=cfg.query_timeout)
-    return pool
+    return await asyncio.wait_for(_open_pool(**kwargs, batches=batches), cfg.connect_timeout + 1)
+
+
+async def _refuse_stacked_statements(conn: aiomysql.Connection) -> None:
+    """Switch `conn` to one statement per packet (COM_SET_OPTION, MYSQL_OPTION_MULTI_STATEMENTS_OFF).
+
+    aiomysql always asks for CLIENT_MULTI_STATEMENTS at the handshake and has no option against it, so it is
+    turned off here, once per server connection (the thread id changes if the connection is ever re-opened)."""
+    await conn._execute_command(COMMAND.COM_SET_OPTION, struct.pack("<H", 1))
+    await conn._read_packet()  # an EOF packet; an error packet raises
+    conn.fresh_single_statements = conn.server_thread_id
+
+
+def _single_statements(conn: aiomysql.Connection) -> bool:
+    return getattr(conn, "fresh_single_statements", None) == conn.server_thread_id
 
 
 @contextlib.asynccontextmanager
@@ -118,6 +170,8 @@ async def connection(pool: aiomysql.Pool, *, bounded: bool = True) -> AsyncItera
     deadline = asyncio.timeout(bounds.query if bounded else None)
     try:
         async with deadline:
+            if not getattr(pool, "for_batches", False) and not _single_statements(conn):
+                await _refuse_stacked_statements(conn)
             yield conn
     except TimeoutError as exc:
         conn.close()
@@ -158,6 +212,13 @@ async def cursor(pool: aiomysql.Pool) -> AsyncIterator[aiomysql.DictCursor]:
 
 
 @contextlib.asynccontextmanager
+async def batch_cursor(pool: Pool) -> AsyncIterator[aiomysql.DictCursor]:
+    """A cursor on an autocommit connection of `pool.batches`, for `batch()`."""
+    async with cursor(pool.batches) as cur:
+        yield cur
+
+
+@contextlib.asynccontextmanager
 async def transaction(pool: aiomysql.Pool) -> AsyncIterator[aiomysql.DictCursor]:
     """Begin a transaction; commit when the block ends, roll back on any exception."""
     async with connection(pool) as conn:
@@ -187,7 +248,10 @@ async def batch(cur: aiomysql.Cursor, statements: list[tuple[str, tuple | list |
     """Send `statements` in one packet and read every result: one round trip for all of them.
 
     The server runs them in order and stops at the first error, which is raised here (the statements after it
-    did not run); every result is read before returning, so the connection is clean for its next use."""
+    did not run); every result is read before returning, so the connection is clean for its next use. `cur` must
+    be on a connection of `pool.batches` (`batch_cursor()`, `batched_transaction()`)."""
+    if _single_statements(cur.connection):
+        raise RuntimeError("batch() needs a connection of pool.batches: this one takes one statement per packet")
     sql = ";\n".join(cur.mogrify(query, args) for query, args in statements)
     await cur.execute(sql)
     outcomes = [Outcome((cur.rowcount, list(await cur.fetchall())))]
@@ -238,11 +302,11 @@ class BatchedTransaction:
 
 
 @contextlib.asynccontextmanager
-async def batched_transaction(pool: aiomysql.Pool) -> AsyncIterator[BatchedTransaction]:
+async def batched_transaction(pool: Pool) -> AsyncIterator[BatchedTransaction]:
     """Like `transaction()`, in as few round trips as the caller's logic allows: the block runs its statements
     through `tx.run(...)`; it is committed at the end if the block did not commit it, rolled back on any
     exception (a failed batch included)."""
-    async with connection(pool) as conn, conn.cursor() as cur:
+    async with connection(pool.batches) as conn, conn.cursor() as cur:
         tx = BatchedTransaction(cur)
         try:
             yield tx

@@ -69,6 +69,9 @@ class DBSettings:
     name: str = "dailyfresh"
     pool_min: int = 1
     pool_max: int = 20
+    # The sibling pool of connections that accept several statements per packet, for batched transactions only
+    # (fresh/db.py): order commits and payments. Opened as needed, up to this many.
+    batch_pool_max: int = 10
     connect_timeout: float = 5.0
     # Server-side limit for one statement (MariaDB max_statement_time), and for waiting on a row lock.
     statement_timeout: float = 10.0

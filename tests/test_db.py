@@ -1,6 +1,9 @@
-"""fresh.db's batches: several statements per round trip, errors mid-batch, and batched transactions."""
+"""fresh.db's batches: several statements per round trip only on the batch pool, errors mid-batch, and batched
+transactions."""
 
 from __future__ import annotations
+
+import contextlib
 
 import pymysql
 import pytest
@@ -8,6 +11,7 @@ import pytest
 from fresh import db
 
 TABLE = "batch_probe"
+ER_PARSE_ERROR = 1064
 
 
 @pytest.fixture
@@ -22,8 +26,36 @@ async def rows(pool) -> list[tuple]:
     return [(r["id"], r["v"]) for r in await db.fetchall(pool, f"SELECT id, v FROM {TABLE} ORDER BY id")]
 
 
-async def test_batch_runs_in_order_and_returns_each_result(pool, probe):
+@pytest.mark.parametrize("stacked", ["SELECT 1; SELECT 2", "SELECT 1;\nSELECT 2"])
+async def test_the_ordinary_pool_refuses_stacked_statements(pool, stacked):
+    # Several connections held at once, so the pool opens new ones: each is checked, not just the first.
+    async with contextlib.AsyncExitStack() as stack:
+        curs = [await stack.enter_async_context(db.cursor(pool)) for _ in range(3)]
+        for cur in curs:
+            with pytest.raises(pymysql.err.ProgrammingError) as refused:
+                await cur.execute(stacked)
+            assert refused.value.args[0] == ER_PARSE_ERROR
+            # Refused whole: nothing ran, and the connection answers its next statement normally.
+            await cur.execute("SELECT 41 + 1 AS n")
+            assert (await cur.fetchone()) == {"n": 42}
+
+
+async def test_the_batch_pool_takes_stacked_statements(pool):
+    async with db.batch_cursor(pool) as cur:
+        await cur.execute("SELECT 1 AS a; SELECT 2 AS b")
+        assert await cur.fetchall() == [{"a": 1}]
+        assert await cur.nextset()
+        assert await cur.fetchall() == [{"b": 2}]
+
+
+async def test_batch_refuses_a_connection_of_the_ordinary_pool(pool):
     async with db.cursor(pool) as cur:
+        with pytest.raises(RuntimeError, match="pool.batches"):
+            await db.batch(cur, [("SELECT 1", None), ("SELECT 2", None)])
+
+
+async def test_batch_runs_in_order_and_returns_each_result(pool, probe):
+    async with db.batch_cursor(pool) as cur:
         outcomes = await db.batch(cur, [
             (f"INSERT INTO {TABLE} VALUES (%s,%s),(%s,%s)", (1, "a'; DROP TABLE x; --", 2, "b")),
             (f"UPDATE {TABLE} SET v=%s WHERE id=%s", ("c", 2)),
@@ -36,7 +68,7 @@ async def test_batch_runs_in_order_and_returns_each_result(pool, probe):
 
 
 async def test_error_mid_batch_stops_there_and_leaves_the_connection_clean(pool, probe):
-    async with db.cursor(pool) as cur:
+    async with db.batch_cursor(pool) as cur:
         with pytest.raises(pymysql.err.IntegrityError):
             await db.batch(cur, [
                 (f"INSERT INTO {TABLE} VALUES (%s,%s)", (1, "a")),
