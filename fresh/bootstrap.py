@@ -243,8 +243,9 @@ def ensure_account(db: DBSettings, env: dict) -> str:
         raise Failure(f"{admin.name} could not set up the account {db.user} ({exc}): run  sudo mariadb  and check"
                       f" its privileges (CREATE USER, GRANT OPTION)") from None
     if not account_ready(shop, patterns):
+        hint = "check  SELECT user, host FROM mysql.user  for an anonymous user"
         raise Failure(f"the account {db.user} still cannot log in over TCP on {db.host}:{db.port} after setting it"
-                      f" up through {admin.name}: check  SELECT user, host FROM mysql.user  for an anonymous user")
+                      f" up through {admin.name}: {hint}")
     return f"MariaDB account {db.user}: set up (password and privileges) through {admin.name}"
 
 

@@ -10,20 +10,19 @@ import pytest
 
 from fresh import db
 
-TABLE = "batch_probe"
 ER_PARSE_ERROR = 1064
 
 
 @pytest.fixture
 async def probe(pool):
-    await db.execute(pool, f"CREATE TABLE IF NOT EXISTS {TABLE} (id INT PRIMARY KEY, v VARCHAR(20)) ENGINE=InnoDB")
-    await db.execute(pool, f"DELETE FROM {TABLE}")
+    await db.execute(pool, "CREATE TABLE IF NOT EXISTS batch_probe (id INT PRIMARY KEY, v VARCHAR(20)) ENGINE=InnoDB")
+    await db.execute(pool, "DELETE FROM batch_probe")
     yield
-    await db.execute(pool, f"DROP TABLE {TABLE}")
+    await db.execute(pool, "DROP TABLE batch_probe")
 
 
 async def rows(pool) -> list[tuple]:
-    return [(r["id"], r["v"]) for r in await db.fetchall(pool, f"SELECT id, v FROM {TABLE} ORDER BY id")]
+    return [(r["id"], r["v"]) for r in await db.fetchall(pool, "SELECT id, v FROM batch_probe ORDER BY id")]
 
 
 @pytest.mark.parametrize("stacked", ["SELECT 1; SELECT 2", "SELECT 1;\nSELECT 2"])
@@ -57,10 +56,10 @@ async def test_batch_refuses_a_connection_of_the_ordinary_pool(pool):
 async def test_batch_runs_in_order_and_returns_each_result(pool, probe):
     async with db.batch_cursor(pool) as cur:
         outcomes = await db.batch(cur, [
-            (f"INSERT INTO {TABLE} VALUES (%s,%s),(%s,%s)", (1, "a'; DROP TABLE x; --", 2, "b")),
-            (f"UPDATE {TABLE} SET v=%s WHERE id=%s", ("c", 2)),
-            (f"UPDATE {TABLE} SET v=%s WHERE id=%s", ("d", 99)),
-            (f"SELECT id, v FROM {TABLE} WHERE id IN (%s,%s) ORDER BY id", (1, 2)),
+            ("INSERT INTO batch_probe VALUES (%s,%s),(%s,%s)", (1, "a'; DROP TABLE x; --", 2, "b")),
+            ("UPDATE batch_probe SET v=%s WHERE id=%s", ("c", 2)),
+            ("UPDATE batch_probe SET v=%s WHERE id=%s", ("d", 99)),
+            ("SELECT id, v FROM batch_probe WHERE id IN (%s,%s) ORDER BY id", (1, 2)),
         ])
     assert [o.rowcount for o in outcomes[:3]] == [2, 1, 0]
     # Parameters are escaped by the driver: the quote and semicolon in the value are data, not SQL.
@@ -71,9 +70,9 @@ async def test_error_mid_batch_stops_there_and_leaves_the_connection_clean(pool,
     async with db.batch_cursor(pool) as cur:
         with pytest.raises(pymysql.err.IntegrityError):
             await db.batch(cur, [
-                (f"INSERT INTO {TABLE} VALUES (%s,%s)", (1, "a")),
-                (f"INSERT INTO {TABLE} VALUES (%s,%s)", (1, "duplicate")),
-                (f"INSERT INTO {TABLE} VALUES (%s,%s)", (3, "never")),
+                ("INSERT INTO batch_probe VALUES (%s,%s)", (1, "a")),
+                ("INSERT INTO batch_probe VALUES (%s,%s)", (1, "duplicate")),
+                ("INSERT INTO batch_probe VALUES (%s,%s)", (3, "never")),
             ])
         # The same connection answers its next statement normally.
         await cur.execute("SELECT 41 + 1 AS n")
@@ -83,12 +82,12 @@ async def test_error_mid_batch_stops_there_and_leaves_the_connection_clean(pool,
 
 async def test_batched_transaction_commits_with_its_last_batch(pool, probe):
     async with db.batched_transaction(pool) as tx:
-        first = await tx.run([(f"INSERT INTO {TABLE} VALUES (%s,%s)", (1, "a")),
-                              (f"SELECT COUNT(*) AS n FROM {TABLE}", None)])
+        first = await tx.run([("INSERT INTO batch_probe VALUES (%s,%s)", (1, "a")),
+                              ("SELECT COUNT(*) AS n FROM batch_probe", None)])
         assert first[1].rows == [{"n": 1}]
         # Not visible outside before the commit.
         assert await rows(pool) == []
-        await tx.run([(f"INSERT INTO {TABLE} VALUES (%s,%s)", (2, "b"))], commit=True)
+        await tx.run([("INSERT INTO batch_probe VALUES (%s,%s)", (2, "b"))], commit=True)
         assert await rows(pool) == [(1, "a"), (2, "b")]
         with pytest.raises(RuntimeError):
             await tx.run([("SELECT 1", None)])
@@ -96,7 +95,7 @@ async def test_batched_transaction_commits_with_its_last_batch(pool, probe):
 
 async def test_batched_transaction_commits_at_the_end_without_commit_flag(pool, probe):
     async with db.batched_transaction(pool) as tx:
-        await tx.run([(f"INSERT INTO {TABLE} VALUES (%s,%s)", (1, "a"))])
+        await tx.run([("INSERT INTO batch_probe VALUES (%s,%s)", (1, "a"))])
     assert await rows(pool) == [(1, "a")]
 
 
@@ -107,34 +106,34 @@ async def test_batched_transaction_rolls_back_everything(pool, probe, failure):
 
     with pytest.raises(Refused if failure == "python" else pymysql.err.IntegrityError):
         async with db.batched_transaction(pool) as tx:
-            await tx.run([(f"INSERT INTO {TABLE} VALUES (%s,%s)", (1, "a")), ("SAVEPOINT sp", None),
-                          (f"INSERT INTO {TABLE} VALUES (%s,%s)", (2, "b"))])
+            await tx.run([("INSERT INTO batch_probe VALUES (%s,%s)", (1, "a")), ("SAVEPOINT sp", None),
+                          ("INSERT INTO batch_probe VALUES (%s,%s)", (2, "b"))])
             if failure == "python":
                 raise Refused()
-            await tx.run([(f"INSERT INTO {TABLE} VALUES (%s,%s)", (2, "again"))], commit=True)
+            await tx.run([("INSERT INTO batch_probe VALUES (%s,%s)", (2, "again"))], commit=True)
     assert await rows(pool) == []
 
 
 async def test_rollback_to_savepoint_inside_a_batched_transaction(pool, probe):
     async with db.batched_transaction(pool) as tx:
-        await tx.run([(f"INSERT INTO {TABLE} VALUES (%s,%s)", (1, "kept")), ("SAVEPOINT sp", None),
-                      (f"INSERT INTO {TABLE} VALUES (%s,%s)", (2, "undone"))])
-        await tx.run([("ROLLBACK TO SAVEPOINT sp", None), (f"INSERT INTO {TABLE} VALUES (%s,%s)", (3, "after"))],
+        await tx.run([("INSERT INTO batch_probe VALUES (%s,%s)", (1, "kept")), ("SAVEPOINT sp", None),
+                      ("INSERT INTO batch_probe VALUES (%s,%s)", (2, "undone"))])
+        await tx.run([("ROLLBACK TO SAVEPOINT sp", None), ("INSERT INTO batch_probe VALUES (%s,%s)", (3, "after"))],
                      commit=True)
     assert await rows(pool) == [(1, "kept"), (3, "after")]
 
 
 async def test_all_or_signal_stops_the_batch_at_the_first_statement_that_changes_nothing(pool, probe):
-    await db.execute(pool, f"INSERT INTO {TABLE} VALUES (1,'a'),(2,'b')")
-    guard = db.all_or_signal([(f"UPDATE {TABLE} SET v='x' WHERE id=%s", (1,), "one"),
-                              (f"UPDATE {TABLE} SET v='x' WHERE id=%s", (99,), "ninety-nine"),
-                              (f"UPDATE {TABLE} SET v='x' WHERE id=%s", (2,), "two")], 30999)
+    await db.execute(pool, "INSERT INTO batch_probe VALUES (1,'a'),(2,'b')")
+    guard = db.all_or_signal([("UPDATE batch_probe SET v='x' WHERE id=%s", (1,), "one"),
+                              ("UPDATE batch_probe SET v='x' WHERE id=%s", (99,), "ninety-nine"),
+                              ("UPDATE batch_probe SET v='x' WHERE id=%s", (2,), "two")], 30999)
     with pytest.raises(pymysql.err.OperationalError) as raised:
         async with db.batched_transaction(pool) as tx:
-            await tx.run([guard, (f"INSERT INTO {TABLE} VALUES (3,'c')", None)], commit=True)
+            await tx.run([guard, ("INSERT INTO batch_probe VALUES (3,'c')", None)], commit=True)
     assert db.signalled(raised.value, 30999) == "ninety-nine" and db.signalled(raised.value, 1) is None
     assert await rows(pool) == [(1, "a"), (2, "b")]  # the first UPDATE was rolled back, nothing after ran
     async with db.batched_transaction(pool) as tx:
-        await tx.run([db.all_or_signal([(f"UPDATE {TABLE} SET v='y' WHERE id=%s", (2,), "two")], 30999)],
+        await tx.run([db.all_or_signal([("UPDATE batch_probe SET v='y' WHERE id=%s", (2,), "two")], 30999)],
                      commit=True)
     assert await rows(pool) == [(1, "a"), (2, "y")]

@@ -47,20 +47,26 @@ _COLUMNS = "id, user_id, receiver, addr, zip_code, phone, is_default"
 
 async def list_addresses(pool: aiomysql.Pool, user_id: int) -> list[dict]:
     return await db.fetchall(
-        pool, f"SELECT {_COLUMNS} FROM addresses WHERE user_id=%s ORDER BY is_default DESC, id", (user_id,)
+        pool,
+        f"SELECT {_COLUMNS} FROM addresses WHERE user_id=%s ORDER BY is_default DESC, id",  # noqa: S608 -- _COLUMNS is a constant
+        (user_id,),
     )
 
 
 async def get_default_address(pool: aiomysql.Pool, user_id: int) -> dict | None:
     return await db.fetchone(
-        pool, f"SELECT {_COLUMNS} FROM addresses WHERE user_id=%s AND is_default=1 LIMIT 1", (user_id,)
+        pool,
+        f"SELECT {_COLUMNS} FROM addresses WHERE user_id=%s AND is_default=1 LIMIT 1",  # noqa: S608 -- _COLUMNS is a constant
+        (user_id,),
     )
 
 
 async def get_address(pool: aiomysql.Pool, *, user_id: int, addr_id: int) -> dict:
     """The user's own address; another user's id is as unknown as a missing one."""
     row = await db.fetchone(
-        pool, f"SELECT {_COLUMNS} FROM addresses WHERE id=%s AND user_id=%s", (addr_id, user_id)
+        pool,
+        f"SELECT {_COLUMNS} FROM addresses WHERE id=%s AND user_id=%s",  # noqa: S608 -- _COLUMNS is a constant
+        (addr_id, user_id),
     )
     if row is None:
         raise NotFound("地址不存在")

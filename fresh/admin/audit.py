@@ -81,10 +81,10 @@ async def list_entries(pool: aiomysql.Pool, *, entity: str = "", staff: str = ""
         where.append("entity_id=%s")
         args.append(entity_id)
     condition = " AND ".join(where)
-    total = (await db.fetchone(pool, f"SELECT COUNT(*) AS n FROM audit_log WHERE {condition}", args))["n"]  # noqa: S608
+    total = (await db.fetchone(pool, f"SELECT COUNT(*) AS n FROM audit_log WHERE {condition}", args))["n"]  # noqa: S608 -- constant fragments
     paging = page_of(total, page, size)
     rows = await db.fetchall(
-        pool, f"SELECT * FROM audit_log WHERE {condition} ORDER BY id DESC LIMIT %s OFFSET %s",  # noqa: S608
+        pool, f"SELECT * FROM audit_log WHERE {condition} ORDER BY id DESC LIMIT %s OFFSET %s",  # noqa: S608 -- constant fragments
         (*args, size, paging.offset))
     for row in rows:
         row["before"] = json.loads(row["before_json"]) if row["before_json"] else None

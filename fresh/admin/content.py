@@ -113,7 +113,7 @@ async def list_rows(pool: aiomysql.Pool, kind: Kind) -> list[dict]:
 
 
 async def get_row(pool: aiomysql.Pool, kind: Kind, row_id: int) -> dict:
-    row = await db.fetchone(pool, f"{_select(kind)} WHERE {_alias(kind)}.id=%s", (row_id,))  # noqa: S608
+    row = await db.fetchone(pool, f"{_select(kind)} WHERE {_alias(kind)}.id=%s", (row_id,))  # noqa: S608 -- constants
     if row is None:
         raise NotFound(f"{kind.title}不存在")
     row["image_url"] = image_url(row.get("image", ""))
@@ -136,21 +136,21 @@ async def save(pool: aiomysql.Pool, redis: aioredis.Redis, staff, kind: Kind, ro
     quoted = [f"`{c}`" for c in columns]
     async with db.transaction(pool) as cur:
         if row_id is None:
-            await cur.execute(f"SELECT COALESCE(MAX({kind.order}), 0) + 1 AS pos FROM {kind.table}")  # noqa: S608
+            await cur.execute(f"SELECT COALESCE(MAX({kind.order}), 0) + 1 AS pos FROM {kind.table}")  # noqa: S608 -- names from KINDS
             position = (await cur.fetchone())["pos"]
             marks = ",".join(["%s"] * (len(columns) + 1))
-            await cur.execute(f"INSERT INTO {kind.table} ({', '.join(quoted)}, {kind.order})"  # noqa: S608
+            await cur.execute(f"INSERT INTO {kind.table} ({', '.join(quoted)}, {kind.order})"  # noqa: S608 -- names from KINDS
                               f" VALUES ({marks})", (*values.values(), position))
             row_id = cur.lastrowid
             await audit.record(cur, staff, action="create", entity=kind.entity, entity_id=row_id,
                                summary=f"新增{kind.title}", after=values)
         else:
-            await cur.execute(f"SELECT * FROM {kind.table} WHERE id=%s FOR UPDATE", (row_id,))  # noqa: S608
+            await cur.execute(f"SELECT * FROM {kind.table} WHERE id=%s FOR UPDATE", (row_id,))  # noqa: S608 -- names from KINDS
             before = await cur.fetchone()
             if before is None:
                 raise NotFound(f"{kind.title}不存在")
             sets = ", ".join(f"{q}=%s" for q in quoted)
-            await cur.execute(f"UPDATE {kind.table} SET {sets} WHERE id=%s",  # noqa: S608
+            await cur.execute(f"UPDATE {kind.table} SET {sets} WHERE id=%s",  # noqa: S608 -- names from KINDS
                               (*values.values(), row_id))
             old, new = audit.changed(_row_facts(kind, before), {**_row_facts(kind, before), **values})
             await audit.record(cur, staff, action="update", entity=kind.entity, entity_id=row_id,
@@ -173,7 +173,7 @@ async def move(pool, redis, staff, kind: Kind, row_id: int, direction: str) -> N
             if found is None:
                 raise NotFound(f"{kind.title}不存在")
             group, args = " WHERE type_id=%s AND display_type=%s", (found["type_id"], found["display_type"])
-        await cur.execute(f"SELECT id FROM {kind.table}{group} ORDER BY {kind.order}, id FOR UPDATE",  # noqa: S608
+        await cur.execute(f"SELECT id FROM {kind.table}{group} ORDER BY {kind.order}, id FOR UPDATE",  # noqa: S608 -- names from KINDS
                           args)
         ids = [r["id"] for r in await cur.fetchall()]
         if row_id not in ids:
@@ -183,7 +183,7 @@ async def move(pool, redis, staff, kind: Kind, row_id: int, direction: str) -> N
         if 0 <= other < len(ids):
             ids[at], ids[other] = ids[other], ids[at]
         for position, rid in enumerate(ids, 1):
-            await cur.execute(f"UPDATE {kind.table} SET {kind.order}=%s WHERE id=%s",  # noqa: S608
+            await cur.execute(f"UPDATE {kind.table} SET {kind.order}=%s WHERE id=%s",  # noqa: S608 -- names from KINDS
                               (position, rid))
         await audit.record(cur, staff, action=f"move_{direction}", entity=kind.entity, entity_id=row_id,
                            summary=f"调整{kind.title}顺序", after={"order": ids})
@@ -193,11 +193,11 @@ async def move(pool, redis, staff, kind: Kind, row_id: int, direction: str) -> N
 async def remove(pool, redis, staff, kind: Kind, row_id: int) -> None:
     try:
         async with db.transaction(pool) as cur:
-            await cur.execute(f"SELECT * FROM {kind.table} WHERE id=%s FOR UPDATE", (row_id,))  # noqa: S608
+            await cur.execute(f"SELECT * FROM {kind.table} WHERE id=%s FOR UPDATE", (row_id,))  # noqa: S608 -- names from KINDS
             before = await cur.fetchone()
             if before is None:
                 raise NotFound(f"{kind.title}不存在")
-            await cur.execute(f"DELETE FROM {kind.table} WHERE id=%s", (row_id,))  # noqa: S608
+            await cur.execute(f"DELETE FROM {kind.table} WHERE id=%s", (row_id,))  # noqa: S608 -- names from KINDS
             await audit.record(cur, staff, action="delete", entity=kind.entity, entity_id=row_id,
                                summary=f"删除{kind.title}", before=_row_facts(kind, before))
     except pymysql.err.IntegrityError as exc:

@@ -129,10 +129,10 @@ async def list_skus(pool: aiomysql.Pool, *, q: str = "", type_id: int | None = N
     condition = " AND ".join(where)
     order = SKU_SORTS.get(sort, SKU_SORTS["id"])
     async with db.cursor(pool) as cur:
-        await cur.execute("SELECT COUNT(*) AS n FROM goods_sku s JOIN goods g ON g.id=s.goods_id"
-                          f" WHERE {condition}", args)  # noqa: S608 -- constant fragments, values are %s
+        await cur.execute("SELECT COUNT(*) AS n FROM goods_sku s"  # noqa: S608 -- constant fragments, values are %s
+                          f" JOIN goods g ON g.id=s.goods_id WHERE {condition}", args)
         paging = page_of((await cur.fetchone())["n"], page, size)
-        await cur.execute(f"{SKU_SELECT} WHERE {condition} ORDER BY {order} LIMIT %s OFFSET %s",  # noqa: S608
+        await cur.execute(f"{SKU_SELECT} WHERE {condition} ORDER BY {order} LIMIT %s OFFSET %s",
                           (*args, size, paging.offset))
         rows = list(await cur.fetchall())
     for row in rows:
@@ -293,11 +293,12 @@ async def list_spus(pool: aiomysql.Pool, *, q: str = "", page: int = 1, size: in
     where, args = "1=1", []
     if q:
         where, args = "g.name LIKE %s ESCAPE '!'", [like_pattern(q[:50])]
-    total = (await db.fetchone(pool, f"SELECT COUNT(*) AS n FROM goods g WHERE {where}", args))["n"]  # noqa: S608
+    total = (await db.fetchone(pool, f"SELECT COUNT(*) AS n FROM goods g WHERE {where}", args))["n"]  # noqa: S608 -- constant
     paging = page_of(total, page, size)
     rows = await db.fetchall(
-        pool, "SELECT g.id, g.name, (SELECT COUNT(*) FROM goods_sku s WHERE s.goods_id=g.id) AS skus"
-        f" FROM goods g WHERE {where} ORDER BY g.id DESC LIMIT %s OFFSET %s", (*args, size, paging.offset))  # noqa: S608
+        pool, "SELECT g.id, g.name,"  # noqa: S608 -- constant fragments, values are %s
+        " (SELECT COUNT(*) FROM goods_sku s WHERE s.goods_id=g.id) AS skus"
+        f" FROM goods g WHERE {where} ORDER BY g.id DESC LIMIT %s OFFSET %s", (*args, size, paging.offset))
     return paging.with_items(rows)
 
 

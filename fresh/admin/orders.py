@@ -22,7 +22,15 @@ from fresh.errors import Conflict, NotFound, Unavailable
 from fresh.orders import queries
 from fresh.orders.closing import CloseResult, close_order
 from fresh.orders.lifecycle import mark_cod_paid
-from fresh.orders.status import PAY_METHODS, STATUS_NAMES, OrderStatus, get_order, order_events, transition
+from fresh.orders.status import (
+    PAY_METHODS,
+    STATUS_NAMES,
+    ActionRes,
+    OrderStatus,
+    get_order,
+    order_events,
+    transition,
+)
 from fresh.payments import refunds
 from fresh.payments.pay import publish_payload
 
@@ -64,13 +72,14 @@ async def list_orders(pool: aiomysql.Pool, filters: dict, *, page: int = 1, size
         args.append(filters["order_id"])
     condition = " AND ".join(where)
     async with db.cursor(pool) as cur:
-        await cur.execute("SELECT COUNT(*) AS n FROM order_info o JOIN users u ON u.id=o.user_id"
-                          f" WHERE {condition}", args)  # noqa: S608 -- constant fragments
+        await cur.execute("SELECT COUNT(*) AS n FROM order_info o"  # noqa: S608 -- constant fragments, values are %s
+                          f" JOIN users u ON u.id=o.user_id WHERE {condition}", args)
         paging = page_of((await cur.fetchone())["n"], page, size)
         await cur.execute(
-            "SELECT o.order_id, o.user_id, u.username, o.receiver, o.pay_method, o.total_count, o.total_price,"
-            " o.transit_price, o.order_status, o.created_at, o.paid_at FROM order_info o JOIN users u"
-            f" ON u.id=o.user_id WHERE {condition} ORDER BY o.created_at DESC, o.order_id DESC"  # noqa: S608
+            "SELECT o.order_id, o.user_id, u.username, o.receiver,"  # noqa: S608 -- constant fragments, values are %s
+            " o.pay_method, o.total_count, o.total_price, o.transit_price, o.order_status, o.created_at, o.paid_at"
+            " FROM order_info o JOIN users u"
+            f" ON u.id=o.user_id WHERE {condition} ORDER BY o.created_at DESC, o.order_id DESC"
             " LIMIT %s OFFSET %s", (*args, size, paging.offset))
         rows = list(await cur.fetchall())
     for row in rows:
@@ -129,7 +138,7 @@ async def ship(pool: aiomysql.Pool, redis: aioredis.Redis, staff, order_id: str,
             await cur.execute("SELECT order_status FROM order_info WHERE order_id=%s", (order_id,))
             if await cur.fetchone() is None:
                 raise NotFound("订单不存在")
-            raise Conflict("订单当前状态不能发货（可能已被其他管理员处理）", res=3)
+            raise Conflict("订单当前状态不能发货（可能已被其他管理员处理）", res=ActionRes.NOT_ALLOWED)
         await cur.execute("INSERT INTO order_shipments (order_id, carrier, tracking_no, staff_id) VALUES (%s,%s,%s,%s)",
                           (order_id, carrier, tracking_no, staff.user_id))
         await audit.record(cur, staff, action="ship", entity=audit.Entity.ORDER, entity_id=order_id,
@@ -151,11 +160,11 @@ async def cancel(ctx, staff, order_id: str) -> None:
     the status published); of two staff pressing at once exactly one closes it, the other gets Conflict."""
     result = await close_order(ctx, order_id, source="admin", detail=f"管理员取消（{staff.username}）")
     if result is CloseResult.PAID:
-        raise Conflict("该订单已在支付宝付款，未取消", res=3)
+        raise Conflict("该订单已在支付宝付款，未取消", res=ActionRes.NOT_ALLOWED)
     if result is CloseResult.NOT_OPEN:
-        raise Conflict("订单当前状态不能取消（可能已被其他管理员处理）", res=3)
+        raise Conflict("订单当前状态不能取消（可能已被其他管理员处理）", res=ActionRes.NOT_ALLOWED)
     if result is CloseResult.RETRY:
-        raise Unavailable("正在向支付宝确认支付状态，请稍后再试", res=3)
+        raise Unavailable("正在向支付宝确认支付状态，请稍后再试", res=ActionRes.NOT_ALLOWED)
     # The close committed in its own transaction (the lifecycle's); the audit row follows it.
     async with db.transaction(ctx.db) as cur:
         await audit.record(cur, staff, action="cancel", entity=audit.Entity.ORDER, entity_id=order_id,
@@ -189,7 +198,7 @@ async def refund(ctx, staff, order_id: str, *, amount: str, reason: str, request
 async def cod_paid(ctx, staff, order_id: str) -> None:
     """货到付款 收款: record that a cash-on-delivery order was paid on delivery, once however many staff press."""
     if not await mark_cod_paid(ctx.db, order_id, detail=f"货到付款，已收款（{staff.username}）"):
-        raise Conflict("该订单不是待收款的货到付款订单（可能已被其他管理员处理）", res=3)
+        raise Conflict("该订单不是待收款的货到付款订单（可能已被其他管理员处理）", res=ActionRes.NOT_ALLOWED)
     async with db.transaction(ctx.db) as cur:
         await audit.record(cur, staff, action="cod_paid", entity=audit.Entity.ORDER, entity_id=order_id,
                            summary=f"货到付款收款（{staff.username}）", before={"paid_at": None},

@@ -27,12 +27,12 @@ async def list_users(pool: aiomysql.Pool, *, q: str = "", role: str = "", page: 
     elif role == "inactive":
         where.append("is_active=0")
     condition = " AND ".join(where)
-    total = (await db.fetchone(pool, f"SELECT COUNT(*) AS n FROM users WHERE {condition}", args))["n"]  # noqa: S608
+    total = (await db.fetchone(pool, f"SELECT COUNT(*) AS n FROM users WHERE {condition}", args))["n"]  # noqa: S608 -- constant
     paging = page_of(total, page, size)
     rows = await db.fetchall(
-        pool, "SELECT id, username, email, is_active, is_staff, created_at,"
+        pool, "SELECT id, username, email, is_active, is_staff, created_at,"  # noqa: S608 -- constant fragments, values are %s
         " (SELECT COUNT(*) FROM order_info o WHERE o.user_id=users.id) AS orders"
-        f" FROM users WHERE {condition} ORDER BY id DESC LIMIT %s OFFSET %s",  # noqa: S608
+        f" FROM users WHERE {condition} ORDER BY id DESC LIMIT %s OFFSET %s",
         (*args, size, paging.offset))
     return paging.with_items(rows)
 
@@ -45,8 +45,13 @@ async def get_user(pool: aiomysql.Pool, user_id: int) -> dict:
     return row
 
 
+FLAGS = ("is_active", "is_staff")
+
+
 async def _set_flag(pool, redis, staff, user_id: int, column: str, value: bool) -> None:
     """Set is_active or is_staff; taking either away from a staff user keeps at least one active staff user."""
+    if column not in FLAGS:
+        raise ValueError(f"not a user flag: {column!r}")
     if user_id == staff.user_id and not value:
         raise Conflict("不能对自己执行此操作")
     async with db.transaction(pool) as cur:
@@ -61,8 +66,7 @@ async def _set_flag(pool, redis, staff, user_id: int, column: str, value: bool) 
             raise Conflict("至少要保留一名可用的管理员")
         if bool(before[column]) == value:
             return
-        # Column names are the two constants of the callers below.
-        await cur.execute(f"UPDATE users SET {column}=%s WHERE id=%s", (int(value), user_id))  # noqa: S608
+        await cur.execute(f"UPDATE users SET {column}=%s WHERE id=%s", (int(value), user_id))  # noqa: S608 -- FLAGS
         action = {("is_active", True): "activate", ("is_active", False): "deactivate",
                   ("is_staff", True): "grant_staff", ("is_staff", False): "revoke_staff"}[(column, value)]
         names = {"activate": "启用", "deactivate": "停用", "grant_staff": "设为管理员", "revoke_staff": "取消管理员"}

@@ -32,7 +32,7 @@ DETAIL_TAGS = {"p", "br", "strong", "b", "em", "i", "ul", "ol", "li", "h3", "h4"
 
 async def get_sku(pool: aiomysql.Pool, sku_id: int, *, on_sale_only: bool = True) -> dict | None:
     """One SKU by id, or None (unknown, or off sale when `on_sale_only`)."""
-    row = await db.fetchone(pool, f"SELECT {SKU_COLUMNS} FROM goods_sku s WHERE s.id=%s", (sku_id,))
+    row = await db.fetchone(pool, f"SELECT {SKU_COLUMNS} FROM goods_sku s WHERE s.id=%s", (sku_id,))  # noqa: S608 -- SKU_COLUMNS is a module constant
     if row is None or (on_sale_only and row["status"] != 1):
         return None
     return row
@@ -88,7 +88,7 @@ async def get_skus(pool: aiomysql.Pool, sku_ids, *, on_sale_only: bool = True) -
     if not ids:
         return {}
     placeholders = ",".join(["%s"] * len(ids))
-    sql = f"SELECT {SKU_COLUMNS} FROM goods_sku s WHERE s.id IN ({placeholders})"
+    sql = f"SELECT {SKU_COLUMNS} FROM goods_sku s WHERE s.id IN ({placeholders})"  # noqa: S608 -- a module constant and %s placeholders
     if on_sale_only:
         sql += " AND s.status=1"
     return {row["id"]: row for row in await db.fetchall(pool, sql, ids)}
@@ -175,9 +175,10 @@ LIST_COUNT_SQL = ("SELECT COUNT(*) AS n FROM (SELECT s.id FROM goods_sku s FORCE
 # Seconds a process reuses a category's count for the same catalog version: only status changes and new SKUs
 # (catalog writes, which change the version) move it, so this only bounds how long a missed invalidation lasts.
 LIST_COUNT_TTL = 300.0
-NEW_SQL = (f"SELECT {SKU_COLUMNS} FROM goods_sku s FORCE INDEX (ix_sku_type_status) WHERE s.type_id=%s AND s.status=1"
-           " ORDER BY s.id DESC LIMIT %s")
-DETAIL_SQL = (f"SELECT {SKU_COLUMNS}, g.name AS spu_name, g.detail, t.name AS type_name FROM goods_sku s"
+NEW_SQL = (f"SELECT {SKU_COLUMNS} FROM goods_sku s"  # noqa: S608 -- SKU_COLUMNS is a module constant
+           " FORCE INDEX (ix_sku_type_status) WHERE s.type_id=%s AND s.status=1 ORDER BY s.id DESC LIMIT %s")
+DETAIL_SQL = (f"SELECT {SKU_COLUMNS}, g.name AS spu_name,"  # noqa: S608 -- SKU_COLUMNS is a module constant
+              " g.detail, t.name AS type_name FROM goods_sku s"
               " JOIN goods g ON g.id=s.goods_id JOIN goods_types t ON t.id=s.type_id WHERE s.id=%s AND s.status=1")
 SIBLINGS_SQL = ("SELECT s.id, s.name, s.price, s.unite FROM goods_sku s WHERE s.goods_id=%s AND s.status=1"
                 " AND s.id<>%s ORDER BY s.id")
@@ -186,8 +187,8 @@ SIBLINGS_SQL = ("SELECT s.id, s.name, s.price, s.unite FROM goods_sku s WHERE s.
 def list_sql(sort: str) -> str:
     """One page of a category in the given order (args: type_id, limit, offset)."""
     index, order = SORTS[clean_sort(sort)]
-    return (f"SELECT {SKU_COLUMNS} FROM goods_sku s FORCE INDEX ({index}) WHERE s.type_id=%s AND s.status=1"
-            f" ORDER BY {order} LIMIT %s OFFSET %s")
+    return (f"SELECT {SKU_COLUMNS} FROM goods_sku s FORCE INDEX ({index})"  # noqa: S608 -- constants, SORTS allow-list
+            f" WHERE s.type_id=%s AND s.status=1 ORDER BY {order} LIMIT %s OFFSET %s")
 
 
 async def category_count(pool: aiomysql.Pool, redis, *, type_id: int, cap: int, version: str) -> int:

@@ -171,7 +171,7 @@ def sku_path(sku_id: int) -> str:
 
 
 # The `_art` pictures carry no text (their copy is HTML since 0005); the older ones with the copy drawn in are
-# replaced in rows that still point at them (see _ADOPT), so seeding an existing shop does not show it twice.
+# replaced in rows that still point at them (see _INSERT_TYPES), so seeding an existing shop does not show it twice.
 def poster_path(type_id: int) -> str:
     return f"types/poster_{type_id}_art.png"
 
@@ -184,49 +184,48 @@ def promo_path(promo_id: int) -> str:
     return f"promotion/promo_{promo_id}_art.png"
 
 
-# On an existing row: the new picture only over the old demo one, the copy only where there is none (a picture or
-# copy staff changed is kept). `%%` because pymysql formats these statements when it does not batch them.
-_ADOPT_POSTER = (" ON DUPLICATE KEY UPDATE image=IF(image LIKE 'types/poster\\_%%', VALUES(image), image),"
+# The demo rows, inserted where absent. On an existing row of the three tables with pictures and copy: the new
+# picture only over the old demo one, the copy only where there is none (a picture or copy staff changed is kept).
+# `%%` because pymysql formats these statements when it does not batch them.
+_INSERT_TYPES = ("INSERT INTO goods_types (id, name, logo, image, slogan, slogan_sub) VALUES (%s, %s, %s, %s, %s, %s)"
+                 " ON DUPLICATE KEY UPDATE image=IF(image LIKE 'types/poster\\_%%', VALUES(image), image),"
                  " slogan=IF(slogan='', VALUES(slogan), slogan),"
                  " slogan_sub=IF(slogan_sub='', VALUES(slogan_sub), slogan_sub)")
-_ADOPT_BANNER = (" ON DUPLICATE KEY UPDATE image=IF(image LIKE 'banner/banner\\_%%', VALUES(image), image),"
-                 " title=IF(title='', VALUES(title), title), subtitle=IF(subtitle='', VALUES(subtitle), subtitle)")
-_ADOPT_PROMO = (" ON DUPLICATE KEY UPDATE image=IF(image LIKE 'promotion/promo\\_%%', VALUES(image), image),"
-                " title=IF(title='', VALUES(title), title), subtitle=IF(subtitle='', VALUES(subtitle), subtitle)")
+_INSERT_GOODS = "INSERT INTO goods (id, name, detail) VALUES (%s, %s, %s) ON DUPLICATE KEY UPDATE id=id"
+_INSERT_SKUS = ("INSERT INTO goods_sku (id, type_id, goods_id, name, `desc`, price, unite, image, stock, sales, status)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 1) ON DUPLICATE KEY UPDATE id=id")
+_INSERT_BANNERS = ("INSERT INTO index_banners (id, sku_id, image, `index`, title, subtitle)"
+                   " VALUES (%s, %s, %s, %s, %s, %s)"
+                   " ON DUPLICATE KEY UPDATE image=IF(image LIKE 'banner/banner\\_%%', VALUES(image), image),"
+                   " title=IF(title='', VALUES(title), title), subtitle=IF(subtitle='', VALUES(subtitle), subtitle)")
+_INSERT_PROMOTIONS = ("INSERT INTO index_promotions (id, name, url, image, `index`, title, subtitle)"
+                      " VALUES (%s, %s, %s, %s, %s, %s, %s)"
+                      " ON DUPLICATE KEY UPDATE image=IF(image LIKE 'promotion/promo\\_%%', VALUES(image), image),"
+                      " title=IF(title='', VALUES(title), title),"
+                      " subtitle=IF(subtitle='', VALUES(subtitle), subtitle)")
+_INSERT_FLOORS = ("INSERT INTO index_type_goods (id, type_id, sku_id, display_type, `index`)"
+                  " VALUES (%s, %s, %s, %s, %s) ON DUPLICATE KEY UPDATE id=id")
 
 
 async def seed_catalog(pool, redis, cfg: Settings, *, demo: bool) -> None:
     """Load the demo catalog (insert-if-absent) and draw its missing pictures."""
     drawn = await asyncio.to_thread(draw_pictures, cfg.var_path / "media")
-    keep = " ON DUPLICATE KEY UPDATE id=id"
     async with db.transaction(pool) as cur:
+        await cur.executemany(_INSERT_TYPES, [(t[0], t[1], t[2], poster_path(t[0]), t[3], t[4]) for t in TYPES])
+        await cur.executemany(_INSERT_GOODS, [(spu_id, name, detail) for spu_id, (name, detail) in SPUS.items()])
         await cur.executemany(
-            "INSERT INTO goods_types (id, name, logo, image, slogan, slogan_sub) VALUES (%s, %s, %s, %s, %s, %s)"
-            + _ADOPT_POSTER,
-            [(t[0], t[1], t[2], poster_path(t[0]), t[3], t[4]) for t in TYPES])
-        await cur.executemany("INSERT INTO goods (id, name, detail) VALUES (%s, %s, %s)" + keep,
-                              [(spu_id, name, detail) for spu_id, (name, detail) in SPUS.items()])
-        await cur.executemany(
-            "INSERT INTO goods_sku (id, type_id, goods_id, name, `desc`, price, unite, image, stock, sales, status)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 1)" + keep,
+            _INSERT_SKUS,
             [(s[0], s[1], s[2], s[3], s[4], Decimal(s[5]), s[6], sku_path(s[0]), s[7], s[8]) for s in SKUS])
-        await cur.executemany(
-            "INSERT INTO index_banners (id, sku_id, image, `index`, title, subtitle) VALUES (%s, %s, %s, %s, %s, %s)"
-            + _ADOPT_BANNER,
-            [(b[0], b[1], banner_path(b[0]), b[0], b[2], b[3]) for b in BANNERS])
-        await cur.executemany(
-            "INSERT INTO index_promotions (id, name, url, image, `index`, title, subtitle)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s)" + _ADOPT_PROMO,
-            [(p[0], p[1], p[2], promo_path(p[0]), p[0], p[3], p[4]) for p in PROMOTIONS])
+        await cur.executemany(_INSERT_BANNERS, [(b[0], b[1], banner_path(b[0]), b[0], b[2], b[3]) for b in BANNERS])
+        await cur.executemany(_INSERT_PROMOTIONS,
+                              [(p[0], p[1], p[2], promo_path(p[0]), p[0], p[3], p[4]) for p in PROMOTIONS])
         rows = []
         for type_id, (titles, goods) in FLOORS.items():
             for n, sku_id in enumerate(titles):
                 rows.append((type_id * 10 + n, type_id, sku_id, 0, n))
             for n, sku_id in enumerate(goods):
                 rows.append((type_id * 10 + 5 + n, type_id, sku_id, 1, n))
-        await cur.executemany(
-            "INSERT INTO index_type_goods (id, type_id, sku_id, display_type, `index`) VALUES (%s, %s, %s, %s, %s)"
-            + keep, rows)
+        await cur.executemany(_INSERT_FLOORS, rows)
     await sync_search_index(pool, sku_ids=[s[0] for s in SKUS])
     await invalidate_catalog(redis)
     print(f"demo catalog: {len(TYPES)} categories, {len(SKUS)} SKUs ({drawn} pictures drawn)")

@@ -16,7 +16,7 @@ from fresh.errors import Conflict, Unavailable
 from fresh.hooks import Context
 from fresh.live import publish_status
 from fresh.orders.lifecycle import close_unpaid
-from fresh.orders.status import OrderStatus, get_order, status_payload
+from fresh.orders.status import ActionRes, OrderStatus, get_order, status_payload
 
 log = logging.getLogger("fresh.orders.closing")
 # A start of payment between our look at the order and our close makes us ask the gateway again; more than this
@@ -93,8 +93,8 @@ async def cancel_order(ctx: Context, *, user_id: int, order_id: str) -> None:
     await get_order(ctx.db, order_id, user_id=user_id)
     result = await close_order(ctx, order_id, source="web", detail="用户取消")
     if result is CloseResult.PAID:
-        raise Conflict("该订单已支付成功，不能取消", res=3)
+        raise Conflict("该订单已支付成功，不能取消", res=ActionRes.NOT_ALLOWED)
     if result is CloseResult.NOT_OPEN:
-        raise Conflict("订单当前状态不能取消", res=3)
+        raise Conflict("订单当前状态不能取消", res=ActionRes.NOT_ALLOWED)
     if result is CloseResult.RETRY:
-        raise Unavailable("正在确认支付状态，请稍后再试", res=3)
+        raise Unavailable("正在确认支付状态，请稍后再试", res=ActionRes.NOT_ALLOWED)

@@ -11,7 +11,7 @@ from fresh import metrics
 from fresh.errors import BadRequest, DomainError, NotFound
 from fresh.orders import closing, lifecycle, place, queries
 from fresh.orders.place import CommitRes
-from fresh.orders.status import OrderStatus
+from fresh.orders.status import ActionRes, OrderStatus
 from fresh.web import BaseHandler, login_required
 
 ORDER_ID_RE = re.compile(r"^[0-9a-f]{14,64}$")
@@ -105,8 +105,7 @@ class UserOrderHandler(BaseHandler):
 
 
 class _OrderActionHandler(BaseHandler):
-    """AJAX actions on one of the user's orders: res 0 not logged in, 1 bad input, 2 no such order,
-    3 not allowed in its status, 4 done."""
+    """AJAX actions on one of the user's orders (res codes: ActionRes)."""
 
     ajax = True
     done_message = ""
@@ -115,14 +114,14 @@ class _OrderActionHandler(BaseHandler):
     async def post(self) -> None:
         order_id = self.arg("order_id")
         if not order_id:
-            raise BadRequest("参数不完整", res=1)
+            raise BadRequest("参数不完整", res=ActionRes.BAD_INPUT)
         if not ORDER_ID_RE.match(order_id):
-            raise NotFound("订单不存在", res=2)
+            raise NotFound("订单不存在", res=ActionRes.NO_ORDER)
         try:
             await self.act(order_id)
         except NotFound:
-            raise NotFound("订单不存在", res=2) from None
-        self.reply(4, self.done_message, order_id=order_id)
+            raise NotFound("订单不存在", res=ActionRes.NO_ORDER) from None
+        self.reply(ActionRes.DONE, self.done_message, order_id=order_id)
 
     async def act(self, order_id: str) -> None:
         """The lifecycle function; NotFound for others' orders, Conflict in a status that does not allow it."""

@@ -6,7 +6,7 @@ import aiomysql
 
 from fresh import db
 from fresh.errors import BadRequest, Conflict, NotFound
-from fresh.orders.status import PAY_COD, OrderStatus, get_order, transition
+from fresh.orders.status import PAY_COD, ActionRes, OrderStatus, get_order, transition
 
 MAX_COMMENT = 200
 
@@ -67,7 +67,7 @@ async def confirm_received(pool: aiomysql.Pool, *, user_id: int, order_id: str) 
     async with db.transaction(pool) as cur:
         if not await transition(cur, order_id=order_id, from_status=OrderStatus.SHIPPED,
                                 to_status=OrderStatus.RECEIVED, source="web", detail="确认收货"):
-            raise Conflict("订单当前状态不能确认收货", res=3)
+            raise Conflict("订单当前状态不能确认收货", res=ActionRes.NOT_ALLOWED)
 
 
 def clean_comments(form: dict[int, str], sku_ids: list[int]) -> dict[int, str]:
@@ -90,7 +90,7 @@ async def comment_order(pool: aiomysql.Pool, *, user_id: int, order_id: str, com
         # The status change comes first: of two racing submissions only one passes it, so comments are written once.
         if not await transition(cur, order_id=order_id, from_status=OrderStatus.RECEIVED,
                                 to_status=OrderStatus.DONE, source="web", detail="评价"):
-            raise Conflict("订单当前状态不能评价", res=3)
+            raise Conflict("订单当前状态不能评价", res=ActionRes.NOT_ALLOWED)
         for sku_id, text in sorted(comments.items()):
             changed = await cur.execute(
                 "UPDATE order_goods SET comment=%s WHERE order_id=%s AND sku_id=%s", (text, order_id, sku_id)

@@ -12,9 +12,18 @@ import tornado.websocket
 from fresh import logs, metrics
 from fresh.drain import GOING_AWAY
 from fresh.errors import BadRequest, NotFound
-from fresh.orders.status import PAY_ALIPAY, get_order, status_payload
+from fresh.orders.status import PAY_ALIPAY, OrderStatus, get_order, status_payload
 from fresh.payments import alipay
-from fresh.payments.pay import AmountMismatch, alipay_paid_at, get_client, mark_paid, order_amount, start_payment
+from fresh.payments.pay import (
+    AmountMismatch,
+    CheckRes,
+    PayRes,
+    alipay_paid_at,
+    get_client,
+    mark_paid,
+    order_amount,
+    start_payment,
+)
 from fresh.payments.refunds import record_refunded
 from fresh.web import BaseHandler, login_required
 
@@ -23,10 +32,10 @@ log = logging.getLogger("fresh.payments")
 WS_NOT_LOGGED_IN, WS_FORBIDDEN, WS_NOT_FOUND = 4401, 4403, 4404
 
 
-def _order_id(handler: BaseHandler) -> str:
+def _order_id(handler: BaseHandler, bad: PayRes | CheckRes) -> str:
     order_id = handler.arg("order_id")
     if not order_id or len(order_id) > 64:
-        raise BadRequest("无效的订单id", res=1)
+        raise BadRequest("无效的订单id", res=bad)
     return order_id
 
 
@@ -37,26 +46,29 @@ class PayHandler(BaseHandler):
     async def post(self) -> None:
         base = self.cfg.web.base_url.rstrip("/")
         pay_url = await start_payment(
-            self.db, get_client(self.application), user_id=self.user_id, order_id=_order_id(self),
+            self.db, get_client(self.application), user_id=self.user_id, order_id=_order_id(self, PayRes.BAD_ORDER_ID),
             notify_url=base + self.reverse_url("alipay_notify"), return_url=base + self.reverse_url("alipay_return"),
         )
-        self.reply(3, "", pay_url=pay_url)
+        self.reply(PayRes.GO, "", pay_url=pay_url)
 
 
 class CheckHandler(BaseHandler):
-    """The status now, at once (for clients without websockets): res 3 paid, 5 waiting, 4 closed."""
+    """The status now, at once (for clients without websockets): CheckRes PAID, WAITING or ENDED."""
 
     ajax = True
 
     @login_required
     async def post(self) -> None:
         try:
-            order = await get_order(self.db, _order_id(self), user_id=self.user_id)
+            order = await get_order(self.db, _order_id(self, CheckRes.BAD_ORDER_ID), user_id=self.user_id)
         except NotFound:
-            raise NotFound("订单错误", res=2) from None
+            raise NotFound("订单错误", res=CheckRes.NO_ORDER) from None
         payload = status_payload(order)
-        res = 3 if payload["paid"] else 5 if order["order_status"] == 1 else 4
-        self.reply(res, "支付成功" if res == 3 else payload["status_name"], **payload)
+        if payload["paid"]:
+            res = CheckRes.PAID
+        else:
+            res = CheckRes.WAITING if order["order_status"] == OrderStatus.UNPAID else CheckRes.ENDED
+        self.reply(res, "支付成功" if res is CheckRes.PAID else payload["status_name"], **payload)
 
 
 class NotifyHandler(BaseHandler):

@@ -7,6 +7,7 @@ row in one transaction, then a PUBLISH so every process's websockets hear it.
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -38,6 +39,26 @@ class AmountMismatch(BadRequest):
     message = "支付金额与订单金额不符"
 
 
+class PayRes(enum.IntEnum):
+    """res codes of /order/pay (the original's)."""
+
+    NOT_LOGGED_IN = 0
+    BAD_ORDER_ID = 1
+    NOT_PAYABLE = 2  # unknown, someone else's, or not an unpaid Alipay order
+    GO = 3  # with pay_url, Alipay's cashier
+
+
+class CheckRes(enum.IntEnum):
+    """res codes of /order/check."""
+
+    NOT_LOGGED_IN = 0
+    BAD_ORDER_ID = 1
+    NO_ORDER = 2
+    PAID = 3
+    ENDED = 4  # closed or refunded: no payment is awaited
+    WAITING = 5
+
+
 class NotAlipay(BadRequest):
     message = "该订单不是支付宝支付的订单"
 
@@ -53,11 +74,11 @@ async def start_payment(pool: aiomysql.Pool, client: alipay.AlipayClient, *, use
     try:
         order = await get_order(pool, order_id, user_id=user_id)
     except NotFound:
-        raise NotFound("订单错误", res=2) from None
+        raise NotFound("订单错误", res=PayRes.NOT_PAYABLE) from None
     if order["pay_method"] != PAY_ALIPAY or order["order_status"] != OrderStatus.UNPAID:
-        raise Conflict("订单错误：该订单不是待支付的支付宝订单", res=2)
+        raise Conflict("订单错误：该订单不是待支付的支付宝订单", res=PayRes.NOT_PAYABLE)
     if not await mark_pay_started(pool, order_id, user_id):
-        raise Conflict("订单错误：该订单已不是待支付状态", res=2)
+        raise Conflict("订单错误：该订单已不是待支付状态", res=PayRes.NOT_PAYABLE)
     return client.page_pay_url(
         out_trade_no=order_id,
         total_amount=order_amount(order),

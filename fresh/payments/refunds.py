@@ -30,7 +30,7 @@ from fresh.errors import BadRequest, Conflict, NotFound
 from fresh.hooks import Context
 from fresh.live import publish_status
 from fresh.orders.lifecycle import return_stock
-from fresh.orders.status import PAY_ALIPAY, STATUS_NAMES, OrderStatus, status_payload, transition
+from fresh.orders.status import PAY_ALIPAY, STATUS_NAMES, ActionRes, OrderStatus, status_payload, transition
 from fresh.payments import alipay
 
 log = logging.getLogger("fresh.payments.refunds")
@@ -174,12 +174,12 @@ async def refund_order(ctx: Context, order_id: str, *, amount: Decimal | None = 
         if out_request_no is None or existing is None:
             if order["pay_method"] != PAY_ALIPAY or order["order_status"] not in PAID_STATUSES \
                     or not order["trade_no"]:
-                raise Conflict("只有已支付的支付宝订单可以退款", res=3)
+                raise Conflict("只有已支付的支付宝订单可以退款", res=ActionRes.NOT_ALLOWED)
             await cur.execute("SELECT COALESCE(SUM(amount), 0) AS asked FROM order_refunds"
                               " WHERE order_id=%s AND status=%s", (order_id, int(RefundStatus.PENDING)))
             left = order_amount(order) - Decimal(order["refunded_amount"]) - Decimal((await cur.fetchone())["asked"])
             if left <= 0:
-                raise Conflict("该订单已无可退金额", res=3)
+                raise Conflict("该订单已无可退金额", res=ActionRes.NOT_ALLOWED)
             amount = left if amount is None else clean_amount(amount)
             if amount > left:
                 raise BadRequest(f"退款金额不能超过可退金额 ¥{left:.2f}")

@@ -5,6 +5,9 @@
 
   var df = window.dailyfresh;
   var post = df.post;
+  // res codes: fresh.orders.place.CommitRes.CREATED, and fresh.orders.status.ActionRes for cancel / confirm.
+  var COMMIT_CREATED = 5;
+  var ACTION = { NOT_ALLOWED: 3, DONE: 4 };
 
   /* Confirmation page. The idem_key stays the same for every click on this page, so a double click or a retry
      after a network failure returns the first order instead of creating a second one. */
@@ -23,7 +26,7 @@
         sku_ids: form.querySelector("input[name=sku_ids]").value,
         idem_key: form.querySelector("input[name=idem_key]").value
       }).then(function (data) {
-        if (data.res === 5) {
+        if (data.res === COMMIT_CREATED) {
           var popup = document.getElementById("order-popup");
           popup.hidden = false;
           setTimeout(function () { window.location.href = form.getAttribute("data-done-url"); }, 3000);
@@ -42,10 +45,10 @@
         if (!confirm(question)) { return; }
         btn.disabled = true;
         post(btn.getAttribute("data-url"), { order_id: btn.getAttribute("data-order-id") }).then(function (data) {
-          if (data.res === 4) { window.location.reload(); return; }
+          if (data.res === ACTION.DONE) { window.location.reload(); return; }
           btn.disabled = false;
           alert(data.errmsg || "操作失败");
-          if (data.res === 3) { window.location.reload(); }
+          if (data.res === ACTION.NOT_ALLOWED) { window.location.reload(); }
         });
       });
     });

@@ -6,6 +6,8 @@
   var post = window.dailyfresh.post;
 
   var FINAL_CLOSE_CODES = { 4401: true, 4403: true, 4404: true };
+  // /order/pay's res code with the cashier's pay_url: fresh.payments.pay.PayRes.GO.
+  var PAY_GO = 3;
 
   function paidOrClosed(payload) { return payload.paid || payload.status === 6; }
 
@@ -70,7 +72,7 @@
       btn.disabled = true;
       post("/order/pay", { order_id: orderId }).then(function (data) {
         btn.disabled = false;
-        if (data.res !== 3) {
+        if (data.res !== PAY_GO) {
           if (cashier) { cashier.close(); }
           alert(data.errmsg || "支付失败");
           return;

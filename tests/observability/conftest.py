@@ -11,6 +11,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from fresh import db, logs
+from fresh.payments.pay import PayRes
 from tests.fixtures.payments import Buyer
 
 Series = tuple[str, tuple]
@@ -92,7 +93,7 @@ async def place_order(client, buyer: dict, sku: int, *, count: int = 2, headers:
 async def pay(client, order_id: str):
     """Pay the order on the sandbox cashier; the cashier's redirect (to the signed return URL)."""
     r = await client.post("/order/pay", {"order_id": order_id}, ajax=True)
-    assert r.code == 200 and r.json()["res"] == 3, r
+    assert r.code == 200 and r.json()["res"] == PayRes.GO, r
     browser = Buyer()
     cashier = await browser.open(r.json()["pay_url"])
     assert cashier.code == 200, cashier

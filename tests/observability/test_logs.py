@@ -15,6 +15,7 @@ from tornado.web import decode_signed_value
 
 from fresh import db, logs, sessions
 from fresh.orders.expiry import expire_orders
+from fresh.orders.status import ActionRes
 from fresh.payments.watcher import watch_once
 from fresh.settings import ROOT, load_settings
 from tests.helpers import DEFAULT_PASSWORD, Client, free_port, wait_until
@@ -266,7 +267,7 @@ async def test_expiry_and_cancel_log_and_count_each_close_under_its_own_id(app, 
     mark = captured.mark()
     assert (await expire_orders(app)).closed == [expiring]
     r = await client.post("/order/cancel", {"order_id": cancelled}, ajax=True, headers={"X-Request-Id": "cancel-1"})
-    assert r.code == 200 and r.json()["res"] == 4
+    assert r.code == 200 and r.json()["res"] == ActionRes.DONE
     lines = json_lines(captured.lines("json", shop_records(captured.since(mark))))
     expired = [line for line in lines if line.get("event") == "order_expired"]
     assert len(expired) == 1 and expired[0]["order_id"] == expiring and expired[0]["request_id"] == f"expire:{expiring}"

@@ -16,6 +16,7 @@ from fresh.errors import Conflict, NotFound
 from fresh.hooks import Hooks, Runtime
 from fresh.orders import closing, expiry, lifecycle, place, status
 from fresh.orders.closing import PaymentStop
+from fresh.orders.status import ActionRes
 from fresh.settings import ROOT
 from tests.fixtures.orders import commit_form, sku_row
 from tests.helpers import count
@@ -84,14 +85,14 @@ async def test_cancel_returns_stock_once_and_only_for_the_owner(pool, redis, set
     order_id = await new_order(pool, redis, settings, owner, {a: 3, b: 1})
     assert (await sku_row(pool, a))["stock"] == 7
     r = await other["client"].post("/order/cancel", {"order_id": order_id}, ajax=True)
-    assert (r.code, r.json()["res"]) == (404, 2)
+    assert (r.code, r.json()["res"]) == (404, ActionRes.NO_ORDER)
     r = await owner["client"].post("/order/cancel", {"order_id": "nonsense!"}, ajax=True)
-    assert (r.code, r.json()["res"]) == (404, 2)
+    assert (r.code, r.json()["res"]) == (404, ActionRes.NO_ORDER)
     r = await owner["client"].post("/order/cancel", {}, ajax=True)
-    assert (r.code, r.json()["res"]) == (400, 1)
+    assert (r.code, r.json()["res"]) == (400, ActionRes.BAD_INPUT)
     replies = await asyncio.gather(*(owner["client"].post("/order/cancel", {"order_id": order_id}, ajax=True)
                                      for _ in range(5)))
-    assert sorted(r.json()["res"] for r in replies) == [3, 3, 3, 3, 4]
+    assert sorted(r.json()["res"] for r in replies) == [ActionRes.NOT_ALLOWED] * 4 + [ActionRes.DONE]
     assert {r.code for r in replies} == {200, 409}
     row = await sku_row(pool, a)
     assert row["stock"] == 10 and row["sales"] == 5
@@ -105,7 +106,7 @@ async def test_cancel_refused_once_paid(pool, redis, settings, base_url, catalog
     order_id = await new_order(pool, redis, settings, owner, {a: 1})
     await set_status(pool, order_id, 2)
     r = await owner["client"].post("/order/cancel", {"order_id": order_id}, ajax=True)
-    assert (r.code, r.json()["res"]) == (409, 3)
+    assert (r.code, r.json()["res"]) == (409, ActionRes.NOT_ALLOWED)
     assert (await sku_row(pool, a))["stock"] == 9
 
 
@@ -259,7 +260,7 @@ async def test_ship_confirm_comment(pool, redis, settings, base_url, catalog, ma
     # Comments only in 待评价.
     assert (await owner["client"].get(f"/order/comment/{order_id}")).code == 409
     r = await owner["client"].post("/order/confirm", {"order_id": order_id}, ajax=True)
-    assert (r.code, r.json()["res"]) == (200, 4)
+    assert (r.code, r.json()["res"]) == (200, ActionRes.DONE)
     assert (await owner["client"].post("/order/confirm", {"order_id": order_id}, ajax=True)).code == 409
     assert (await other["client"].get(f"/order/comment/{order_id}")).code == 404
     assert (await other["client"].post(f"/order/comment/{order_id}", {f"content_{a}": "x"})).code == 404

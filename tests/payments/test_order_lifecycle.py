@@ -14,6 +14,8 @@ from fresh.errors import BadRequest, Conflict
 from fresh.orders import closing
 from fresh.orders.expiry import expire_orders
 from fresh.orders.lifecycle import mark_cod_paid
+from fresh.orders.place import CommitRes
+from fresh.orders.status import ActionRes
 from fresh.payments import refunds
 from fresh.payments.pay import reconcile_order
 from tests.fixtures.payments import order_row, pay_on_cashier, signed_notify
@@ -40,7 +42,7 @@ async def test_cancel_with_an_open_cashier_closes_the_trade_so_paying_fails(shop
     order_id, client = order["order_id"], order["buyer"]["client"]
     browser, cashier = await pay_on_cashier(client, order_id)
     r = await cancel(client, order_id)
-    assert (r.code, r.json()["res"]) == (200, 4), r
+    assert (r.code, r.json()["res"]) == (200, ActionRes.DONE), r
     assert sandbox.trades[order_id].status == "TRADE_CLOSED"
     # 确认付款 on the cashier tab that stayed open: the gateway refuses, no money moves.
     done = await browser.confirm(cashier)
@@ -56,7 +58,7 @@ async def test_cancel_after_the_payment_won_the_race_leaves_the_order_paid(shop,
     browser, cashier = await pay_on_cashier(client, order_id)
     assert (await browser.confirm(cashier)).code == 302
     r = await cancel(client, order_id)
-    assert (r.code, r.json()["res"]) == (409, 3) and "已支付" in r.json()["errmsg"]
+    assert (r.code, r.json()["res"]) == (409, ActionRes.NOT_ALLOWED) and "已支付" in r.json()["errmsg"]
     row = await order_row(pool, order_id)
     assert row["order_status"] == 2 and row["trade_no"] == sandbox.trades[order_id].trade_no
     assert await stock(pool, order["sku"]) == 3  # never given back
@@ -68,7 +70,7 @@ async def test_cancel_while_the_gateway_is_down_changes_nothing(shop, order, poo
     await pay_on_cashier(client, order_id)
     sandbox.failing_trades.add(order_id)
     r = await cancel(client, order_id)
-    assert r.code == 503 and r.json()["res"] == 3
+    assert r.code == 503 and r.json()["res"] == ActionRes.NOT_ALLOWED
     assert await status_of(pool, order_id) == 1 and await stock(pool, order["sku"]) == 3
     sandbox.failing_trades.clear()
     assert (await cancel(client, order_id)).code == 200
@@ -246,7 +248,7 @@ async def test_methods_the_shop_cannot_take_are_refused(shop, catalog, make_buye
     buyer = await make_buyer("wx_buyer", {sku: 1}, shop.base_url)
     r = await buyer["client"].post("/order/commit", {"addr_id": str(buyer["addr_id"]), "pay_method": pay_method,
                                                      "sku_ids": str(sku)})
-    assert (r.code, r.json()["res"]) == (400, 2) and "暂不支持" in r.json()["errmsg"]
+    assert (r.code, r.json()["res"]) == (400, CommitRes.BAD_PAY_METHOD) and "暂不支持" in r.json()["errmsg"]
     assert await count(pool, "order_info") == 0 and await stock(pool, sku) == 5
 
 

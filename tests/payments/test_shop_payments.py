@@ -10,7 +10,7 @@ import pytest
 
 from fresh import db
 from fresh.orders.expiry import expire_orders
-from fresh.payments.pay import get_client, prepare_client
+from fresh.payments.pay import CheckRes, get_client, prepare_client
 from fresh.payments.watcher import watch_once
 from tests.conftest import make_settings
 from tests.fixtures.payments import (
@@ -48,7 +48,7 @@ async def test_pay_confirm_websocket_hears_paid(shop, order, pool):
     page = await client.get(location[len(shop.base_url):])
     assert page.code == 200 and "支付成功" in page.text and order_id in page.text
     check = await client.post("/order/check", {"order_id": order_id}, ajax=True)
-    assert check.json()["res"] == 3 and check.json()["status"] == 2
+    assert check.json()["res"] == CheckRes.PAID and check.json()["status"] == 2
 
 
 async def test_dropped_notify_is_found_by_the_watcher(shop, order, pool, sandbox):
