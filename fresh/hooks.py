@@ -75,6 +75,15 @@ Background = Callable[[Context], Awaitable[None]]
 
 
 @dataclass(frozen=True)
+class Redirect:
+    """A fixed redirect in a package's ROUTES (`/cart/` -> `/cart`): make_app serves it with the web layer's
+    redirect handler, so a route list needs nothing from fresh.web."""
+
+    pattern: str
+    url: str
+
+
+@dataclass(frozen=True)
 class Command:
     """A `python -m fresh <name>` subcommand a package adds (fresh.cli runs it with a Runtime)."""
 

@@ -45,10 +45,6 @@ def bind(ctx: LogContext) -> contextvars.Token:
     return _CONTEXT.set(ctx)
 
 
-def unbind(token: contextvars.Token) -> None:
-    _CONTEXT.reset(token)
-
-
 @contextlib.contextmanager
 def unit_of_work(work_id: str) -> Iterator[LogContext]:
     """Log the block's lines under their own id (background work: one order of the watcher or the expiry)."""

@@ -1,7 +1,7 @@
 """The domain packages and what each contributes, collected once for `make_app` and the CLI.
 
 A package `fresh/<name>/__init__.py` may expose:
-- `ROUTES`: tornado `url(...)`s;
+- `ROUTES`: tornado `url(...)`s and `fresh.hooks.Redirect`s;
 - `HOOKS`: a `fresh.hooks.Hooks` with the hooks it provides;
 - `BACKGROUND`: coroutine functions taking a `fresh.hooks.Context`, run until cancelled (fresh.background);
 - `COMMANDS`: `fresh.hooks.Command`s for `python -m fresh` (they get a `fresh.hooks.Runtime`);

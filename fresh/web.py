@@ -29,7 +29,7 @@ from tornado.httputil import parse_cookie
 from fresh import db, live, logs, metrics, packages, proxy, sessions
 from fresh.errors import DomainError, Forbidden, NotFound, NotLoggedIn
 from fresh.hashgate import HashGate
-from fresh.hooks import Background, Hooks
+from fresh.hooks import Background, Hooks, Redirect
 from fresh.redis_client import create_lane
 from fresh.settings import ROOT, Settings, allowed_networks
 
@@ -246,7 +246,8 @@ def make_app(cfg: Settings, *, pool, redis, reads=None) -> Application:
         tornado.web.url(r"/metrics", MetricsHandler, name="metrics"),
         tornado.web.url(r"/media/(.*)", StaticHandler, {"path": str(cfg.var_path / "media")},
                         name="media"),
-        *parts.routes,
+        *(tornado.web.url(r.pattern, RedirectHandler, {"url": r.url}) if isinstance(r, Redirect) else r
+          for r in parts.routes),
     ]
     logs.install()
     metrics.set_build_info()
@@ -698,22 +699,6 @@ def login_required(method: Callable) -> Callable:
     return wrapper
 
 
-def staff_required(method: Callable) -> Callable:
-    """Staff only; everyone else is sent to log in or refused with 403."""
-
-    @functools.wraps(method)
-    @login_required
-    async def wrapper(self: BaseHandler, *args, **kwargs):
-        if not self.current_user.is_staff:
-            raise Forbidden("仅限管理员访问")
-        result = method(self, *args, **kwargs)
-        if asyncio.iscoroutine(result):
-            result = await result
-        return result
-
-    return wrapper
-
-
 class RedirectHandler(tornado.web.RedirectHandler):
     """Tornado's fixed redirect, answering HEAD too and with the app's security headers."""
 
@@ -818,45 +803,3 @@ class MetricsHandler(BaseHandler):
 
 def media_path(cfg: Settings) -> Path:
     return cfg.var_path / "media"
-
-
-class _CapturedResponse(httputil.HTTPConnection):
-    """The connection of a request the process makes to itself (fetch_internal): keeps what the handler writes."""
-
-    def __init__(self) -> None:
-        self.code = 0
-        self.headers = httputil.HTTPHeaders()
-        self.chunks: list[bytes] = []
-        self.done = asyncio.get_running_loop().create_future()
-
-    def set_close_callback(self, callback) -> None:
-        pass
-
-    def write_headers(self, start_line, headers, chunk=None):
-        self.code, self.headers = start_line.code, headers
-        return self.write(chunk or b"")
-
-    def write(self, chunk: bytes):
-        self.chunks.append(chunk)
-        future = asyncio.get_running_loop().create_future()
-        future.set_result(None)
-        return future
-
-    def finish(self) -> None:
-        if not self.done.done():
-            self.done.set_result(None)
-
-
-async def fetch_internal(app: Application, uri: str, *, request_id: str, timeout: float = 10.0) -> tuple[int, bytes]:
-    """GET `uri` from this application without a socket, as a visitor without cookies: (status, body).
-
-    The page is exactly the one such a visitor gets (same handler, templates and caches); the access log shows
-    it under `request_id`."""
-    connection = _CapturedResponse()
-    request = httputil.HTTPServerRequest(
-        start_line=httputil.RequestStartLine("GET", uri, "HTTP/1.1"), connection=connection,
-        headers=httputil.HTTPHeaders({"Host": "localhost", "X-Request-Id": request_id}),
-    )
-    app(request)
-    await asyncio.wait_for(asyncio.shield(connection.done), timeout)
-    return connection.code, b"".join(connection.chunks)

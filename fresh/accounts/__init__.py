@@ -4,7 +4,7 @@ from tornado.web import url
 
 from fresh.accounts import handlers as h
 from fresh.accounts.seed import seed_accounts
-from fresh.web import RedirectHandler
+from fresh.hooks import Redirect
 
 ROUTES = [
     url(r"/user/register", h.RegisterHandler, name="register"),
@@ -13,7 +13,7 @@ ROUTES = [
     url(r"/user/login", h.LoginHandler, name="login"),
     url(r"/user/logout", h.LogoutHandler, name="logout"),
     url(r"/user", h.UserInfoHandler, name="user"),
-    url(r"/user/", RedirectHandler, {"url": "/user"}),
+    Redirect(r"/user/", "/user"),
     url(r"/user/address", h.AddressHandler, name="address"),
     url(r"/user/address/default", h.AddressDefaultHandler, name="address_default"),
     url(r"/user/address/([0-9]+)", h.AddressEditHandler, name="address_edit"),

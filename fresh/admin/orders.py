@@ -148,13 +148,6 @@ async def ship(pool: aiomysql.Pool, redis: aioredis.Redis, staff, order_id: str,
     await publish_payload(redis, order)
 
 
-async def shipment_of(pool: aiomysql.Pool, order_id: str) -> dict | None:
-    """The carrier and tracking number of a shipped order, for the shopper's pages."""
-    return await db.fetchone(pool, "SELECT carrier, tracking_no, shipped_at FROM order_shipments WHERE order_id=%s",
-                             (order_id,))
-
-
-
 async def cancel(ctx, staff, order_id: str) -> None:
     """取消 an unpaid order through the lifecycle's one close path (the Alipay trade closed first, stock back,
     the status published); of two staff pressing at once exactly one closes it, the other gets Conflict."""

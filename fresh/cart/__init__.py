@@ -4,8 +4,7 @@ from tornado.web import url
 
 from fresh.cart import cart
 from fresh.cart import handlers as h
-from fresh.hooks import Hooks
-from fresh.web import RedirectHandler
+from fresh.hooks import Hooks, Redirect
 
 
 async def cart_count(redis, session) -> int:
@@ -26,7 +25,7 @@ async def on_login(app, old, new) -> None:
 
 ROUTES = [
     url(r"/cart", h.CartHandler, name="cart"),
-    url(r"/cart/", RedirectHandler, {"url": "/cart"}),
+    Redirect(r"/cart/", "/cart"),
     url(r"/cart/add", h.CartAddHandler, name="cart_add"),
     url(r"/cart/buy", h.CartBuyHandler, name="cart_buy"),
     url(r"/cart/update", h.CartUpdateHandler, name="cart_update"),

@@ -183,7 +183,9 @@ async def get_cart(redis: aioredis.Redis, *, user_id: int) -> dict[int, int]:
 
 
 async def get_owner_cart(redis: aioredis.Redis, session: Session | None) -> dict[int, int]:
-    """The cart of a visitor (user or guest) as {sku_id: count}, in the order the SKUs were added."""
+    """The cart of a visitor (user or guest) as {sku_id: count}, in the hash's order: the order the SKUs were added
+    while Redis keeps the hash compact (at most hash-max-listpack-entries fields, 128 by default), an arbitrary
+    one beyond."""
     if session is None:
         return {}
     return _parse(await redis.hgetall(owner_key(session)))

@@ -158,14 +158,6 @@ async def get_type(pool: aiomysql.Pool, type_id: int) -> dict:
     return row
 
 
-async def get_types(pool: aiomysql.Pool) -> list[dict]:
-    """Every category in id order."""
-    rows = await db.fetchall(pool, "SELECT id, name, logo, image FROM goods_types ORDER BY position, id")
-    for row in rows:
-        row["image_url"] = image_url(row["image"])
-    return rows
-
-
 # Category lists are paged up to LIST_MAX_PAGES pages (a bounded page range): the deepest page skips at most
 # (LIST_MAX_PAGES - 1) * page_size index entries, and the count behind the pager stops there too (a LIMIT inside),
 # so neither grows with the category. Shoppers narrow a large category by sort or search, not by page 1,000.

@@ -19,8 +19,8 @@ import socket
 from pathlib import Path
 
 from fresh.catalog.cache import catalog_version
+from fresh.loopback import fetch_internal
 from fresh.settings import resolve_path
-from fresh.web import fetch_internal
 
 log = logging.getLogger("fresh.catalog.static_index")
 POLL_SECONDS = 0.5

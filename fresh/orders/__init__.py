@@ -6,17 +6,16 @@ Other domains use: `status.transition`, `status.get_order`, `status.mark_pay_sta
 
 from tornado.web import url
 
-from fresh.hooks import Command, Hooks
+from fresh.hooks import Command, Hooks, Redirect
 from fresh.orders import handlers as h
 from fresh.orders.expiry import cmd_expire_orders, expiry_loop
 from fresh.orders.queries import sku_comments
-from fresh.web import RedirectHandler
 
 ROUTES = [
     url(r"/order/place", h.OrderPlaceHandler, name="order_place"),
     url(r"/order/commit", h.OrderCommitHandler, name="order_commit"),
     url(r"/user/order/([0-9]{1,9})", h.UserOrderHandler, name="user_order"),
-    url(r"/user/order/?", RedirectHandler, {"url": "/user/order/1"}),
+    Redirect(r"/user/order/?", "/user/order/1"),
     url(r"/order/cancel", h.OrderCancelHandler, name="order_cancel"),
     url(r"/order/confirm", h.OrderConfirmHandler, name="order_confirm"),
     url(r"/order/comment/([0-9a-zA-Z]{1,64})", h.OrderCommentHandler, name="order_comment"),

@@ -7,7 +7,6 @@ the orders and payments domains call it, never the other way round.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from datetime import UTC, datetime, timedelta, timezone
@@ -306,11 +305,6 @@ class AlipayClient:
     def verify_return(self, params: dict[str, str]) -> bool:
         """Verify the signed parameters Alipay appends to return_url (display only; the notify/query is the truth)."""
         return self._verify_params(params)
-
-    async def verify_many(self, forms: list[dict[str, str]]) -> list[bool]:
-        """Verify many notifies in a worker thread, keeping a batch of RSA work off the event loop."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, lambda: [self._verify_params(f) for f in forms])
 
 
 def parse_time(value: str) -> datetime | None:
