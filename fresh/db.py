@@ -100,6 +100,19 @@ class Pool(aiomysql.Pool):
         if self.batches is not None:
             await self.batches.wait_closed()
 
+    async def _acquire(self) -> aiomysql.Connection:
+        # Every way of taking a connection comes here (connection(), the replica's reads, aiomysql's acquire()),
+        # so no pool but a batch pool hands out a connection that takes several statements per packet.
+        conn = await super()._acquire()
+        if not self.for_batches and not _single_statements(conn):
+            try:
+                await _refuse_stacked_statements(conn)
+            except BaseException:
+                conn.close()
+                self.release(conn)
+                raise
+        return conn
+
 
 async def _open_pool(**kwargs) -> Pool:
     pool = Pool(**kwargs)
@@ -170,8 +183,6 @@ async def connection(pool: aiomysql.Pool, *, bounded: bool = True) -> AsyncItera
     deadline = asyncio.timeout(bounds.query if bounded else None)
     try:
         async with deadline:
-            if not getattr(pool, "for_batches", False) and not _single_statements(conn):
-                await _refuse_stacked_statements(conn)
             yield conn
     except TimeoutError as exc:
         conn.close()

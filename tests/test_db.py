@@ -39,6 +39,14 @@ async def test_the_ordinary_pool_refuses_stacked_statements(pool, stacked):
             assert (await cur.fetchone()) == {"n": 42}
 
 
+async def test_a_connection_taken_straight_from_the_pool_refuses_them_too(pool):
+    # The replica's reads take connections with aiomysql's acquire(), not through db.connection().
+    async with pool.acquire() as conn, conn.cursor() as cur:
+        with pytest.raises(pymysql.err.ProgrammingError) as refused:
+            await cur.execute("SELECT 1; SELECT 2")
+        assert refused.value.args[0] == ER_PARSE_ERROR
+
+
 async def test_the_batch_pool_takes_stacked_statements(pool):
     async with db.batch_cursor(pool) as cur:
         await cur.execute("SELECT 1 AS a; SELECT 2 AS b")
