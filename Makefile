@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export PYTHONUNBUFFERED := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test bench screenshots services test-deps lint clean up down status logs nginx
+.PHONY: run test bench screenshots services test-deps lint clean up down status logs nginx cluster-up cluster-down cluster-status
 
 # A stock Debian/Ubuntu has no python3-venv: the bootstrap installs it (with MariaDB and Redis) first.
 $(BIN)/python:
@@ -56,6 +56,18 @@ status: | $(BIN)/python
 
 logs: | $(BIN)/python
 	@$(BIN)/python -m fresh.deploy logs
+
+## Several machines rehearsed on this one (root): network-namespace hosts lb (nginx), app1 and app2 (2 processes
+## each), db1 (MariaDB primary, Redis primary, Sentinel), db2 (their replicas, Sentinel) and a third Sentinel, with
+## the configs `make up` renders. Files and logs in var/cluster/<host>/. README: "Several machines".
+cluster-up: $(VENV)/.run-deps nginx
+	@$(BIN)/python -m fresh.cluster up
+
+cluster-down: | $(BIN)/python
+	@$(BIN)/python -m fresh.cluster down
+
+cluster-status: | $(BIN)/python
+	@$(BIN)/python -m fresh.cluster status
 
 nginx:
 	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { echo "installing nginx"; \

@@ -53,6 +53,22 @@ class Layout:
     # nginx must end idle upstream connections before the app does (web.idle_connection_timeout).
     upstream_keepalive_timeout: int = 20
     stop_wait: int = 10
+    # Several machines (fresh/cluster.py): this machine's part and the others' addresses. The defaults are the
+    # one-machine deployment above: app processes on 127.0.0.1 and nginx in front of them on the same machine.
+    app_host: str = "127.0.0.1"  # the address the app processes listen on
+    upstream_hosts: tuple[str, ...] = ()  # nginx's upstream "host:port" list; empty: 127.0.0.1 and app_ports
+    # How many failed attempts mark an upstream down for upstream_fail_timeout seconds (0: never, see fresh.conf).
+    upstream_max_fails: int = 0
+    upstream_fail_timeout: int = 10
+    run_nginx: bool = True  # False on an app machine: the load balancer runs elsewhere
+    trusted_proxies: str = "127.0.0.1,::1"  # the nginx machines, whose X-Real-IP / X-Forwarded-Proto are believed
+    # Settings of this machine (FRESH_* name, value) for the app processes and the sandbox, on top of the
+    # environment supervisord runs in: the other machines' addresses. Secrets stay in that environment.
+    environment: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def upstreams(self) -> tuple[str, ...]:
+        return self.upstream_hosts or tuple(f"127.0.0.1:{port}" for port in self.app_ports)
 
     @property
     def deploy_dir(self) -> Path:
@@ -112,6 +128,7 @@ def make_layout(cfg: Settings, *, processes: int = 2, public_port: int = 8080, f
         app_ports=tuple(app_ports),
         public_port=public_port,
         listen_host=listen_host,
+        app_host=cfg.web.host,
         sandbox_port=cfg.sandbox.port if sandbox else None,
         base_url=f"http://127.0.0.1:{public_port}" if default_url else None,
         max_body_size=cfg.web.max_body_size,
@@ -131,11 +148,12 @@ def app_environment(layout: Layout) -> dict[str, str]:
         "FRESH_VAR_DIR": str(layout.var),
         # X-Real-IP / X-Forwarded-Proto are believed from this nginx only (the app's own check, fresh.proxy).
         "FRESH_WEB_XHEADERS": "true",
-        "FRESH_WEB_TRUSTED_PROXIES": "127.0.0.1,::1",
+        "FRESH_WEB_TRUSTED_PROXIES": layout.trusted_proxies,
         "FRESH_CATALOG_STATIC_INDEX": str(layout.static_index),
     }
     if layout.base_url:
         env["FRESH_WEB_BASE_URL"] = layout.base_url
+    env.update(layout.environment)
     return env
 
 
@@ -164,7 +182,7 @@ def render(layout: Layout) -> list[Path]:
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
     )
     python = Path(sys.executable)
-    sandbox_env = {"FRESH_VAR_DIR": str(layout.var)}
+    sandbox_env = {"FRESH_VAR_DIR": str(layout.var), **dict(layout.environment)}
     context = {
         **{f.name: getattr(layout, f.name) for f in dataclasses.fields(layout)},
         "root": str(ROOT),
@@ -175,6 +193,7 @@ def render(layout: Layout) -> list[Path]:
         "nginx_prefix": str(layout.nginx_prefix),
         "static_index_dir": str(layout.static_index_dir),
         "media_dir": str(layout.media_dir),
+        "upstreams": layout.upstreams,
         "listen": f"{layout.listen_host}:{layout.public_port}" if layout.listen_host else str(layout.public_port),
         "session_cookie": COOKIE_NAME,
         "python": str(python),
@@ -197,10 +216,11 @@ def render(layout: Layout) -> list[Path]:
     return written
 
 
-def nginx_test(layout: Layout) -> str:
-    """`nginx -t` on the rendered configuration; raises DeployError with nginx's words when it is not clean."""
+def nginx_test(layout: Layout, *, on: tuple[str, ...] = ()) -> str:
+    """`nginx -t` on the rendered configuration (run with the `on` prefix, as `start`); raises DeployError with
+    nginx's words when it is not clean."""
     result = subprocess.run(
-        [_nginx_binary(), "-t", "-q", "-p", str(layout.nginx_prefix), "-c", str(layout.nginx_conf)],
+        [*on, _nginx_binary(), "-t", "-q", "-p", str(layout.nginx_prefix), "-c", str(layout.nginx_conf)],
         capture_output=True, text=True, timeout=30,
     )
     output = (result.stdout + result.stderr).strip()
@@ -228,16 +248,18 @@ def supervisorctl(layout: Layout, *args: str, check: bool = False) -> subprocess
                           capture_output=True, text=True, timeout=60, check=check)
 
 
-def start(layout: Layout, *, env: dict | None = None) -> int:
-    """Start supervisord (it daemonizes) unless it runs already; return its pid."""
+def start(layout: Layout, *, env: dict | None = None, on: tuple[str, ...] = ()) -> int:
+    """Start supervisord (it daemonizes) unless it runs already; return its pid. `on` prefixes the command (the
+    cluster rehearsal's `ip netns exec <host>`): supervisord and everything it runs live where it started."""
     pid = supervisord_pid(layout)
     if pid is not None:
         # Running: pick up a changed configuration (N, ports) without stopping what did not change, and have
         # nginx re-read its upstream list.
         supervisorctl(layout, "update")
-        supervisorctl(layout, "signal", "HUP", "nginx")
+        if layout.run_nginx:
+            supervisorctl(layout, "signal", "HUP", "nginx")
         return pid
-    subprocess.run([_bin("supervisord"), "-c", str(layout.supervisord_conf)], check=True, timeout=30,
+    subprocess.run([*on, _bin("supervisord"), "-c", str(layout.supervisord_conf)], check=True, timeout=30,
                    env=env, cwd=str(ROOT))
     deadline = time.monotonic() + 10
     while (pid := supervisord_pid(layout)) is None:
