@@ -27,6 +27,7 @@ import json
 import os
 import random
 import secrets
+import shlex
 import shutil
 import signal
 import subprocess
@@ -267,15 +268,16 @@ def down(var: Path) -> bool:
 # --- processes that are not under supervisor (the databases) ----------------------------------------------------
 
 def spawn(c: Cluster, host: str, name: str, argv: list[str]) -> int:
-    """Start a server on the host in the background, its output in <host>/log/<name>.log; its pid."""
-    log_dir = c.dir(host) / "log"
+    """Start a server on the host in the background, its output in <host>/log/<name>.log; its pid.
+
+    A shell starts it and exits, so the server is nobody's child here (init reaps it), as a daemon would be."""
+    log_dir, run_dir = c.dir(host) / "log", c.dir(host) / "run"
     log_dir.mkdir(parents=True, exist_ok=True)
-    with open(log_dir / f"{name}.log", "ab") as log:
-        process = subprocess.Popen([*c.on(host), *argv], stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True, cwd=str(c.dir(host)))
-    (c.dir(host) / "run").mkdir(parents=True, exist_ok=True)
-    (c.dir(host) / "run" / f"{name}.pid").write_text(f"{process.pid}\n")
-    return process.pid
+    run_dir.mkdir(parents=True, exist_ok=True)
+    script = f'setsid "$@" >>{shlex.quote(str(log_dir / f"{name}.log"))} 2>&1 </dev/null & echo $!'
+    pid = int(sh(*c.on(host), "sh", "-c", script, "sh", *argv, timeout=30).strip())
+    (run_dir / f"{name}.pid").write_text(f"{pid}\n")
+    return pid
 
 
 def pid_of(c: Cluster, host: str, name: str) -> int | None:
@@ -423,6 +425,18 @@ def sentinel_master(c: Cluster, host: str) -> dict:
                          decode_responses=True)
     try:
         return client.sentinel_master(SERVICE_NAME)
+    finally:
+        client.close()
+
+
+def redis_role(c: Cluster, host: str) -> str:
+    """ROLE of the Redis server on db1 or db2: master or slave."""
+    import redis
+
+    client = redis.Redis(host=c.addr(host), port=REDIS_PORT, socket_timeout=2, socket_connect_timeout=2,
+                         decode_responses=True)
+    try:
+        return client.execute_command("ROLE")[0]
     finally:
         client.close()
 
