@@ -83,13 +83,26 @@ def rehearsal(tmp_path_factory):
         assert c.bridge not in cluster.sh("ip", "link", "show")
 
 
+async def shop_pool(rehearsal, host: str):
+    c = rehearsal.c
+    cfg = DBSettings(host=c.addr(host), port=cluster.MYSQL_PORT, user=cluster.DB_USER,
+                     password=cluster.secrets_of(c)["db"], name=cluster.DB_NAME)
+    return await db.create_pool(cfg)
+
+
 @pytest.fixture(scope="package")
 async def primary_pool(rehearsal):
     """The shop's account on db1, from the root namespace (the bridge's address is in the granted subnet)."""
-    c = rehearsal.c
-    cfg = DBSettings(host=c.addr("db1"), port=cluster.MYSQL_PORT, user=cluster.DB_USER,
-                     password=cluster.secrets_of(c)["db"], name=cluster.DB_NAME)
-    pool = await db.create_pool(cfg)
+    pool = await shop_pool(rehearsal, "db1")
+    yield pool
+    pool.close()
+    await pool.wait_closed()
+
+
+@pytest.fixture
+async def replica_pool(rehearsal):
+    """The same account on db2 (the grant came by replication), for one test: the replica is stopped in another."""
+    pool = await shop_pool(rehearsal, "db2")
     yield pool
     pool.close()
     await pool.wait_closed()

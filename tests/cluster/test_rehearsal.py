@@ -13,7 +13,7 @@ import signal
 import time
 
 from fresh import cluster, db
-from tests.cluster.conftest import body, make_shopper, make_sku, read_from, wait_for
+from tests.cluster.conftest import body, make_shopper, make_sku, read_from, shop_pool, wait_for
 from tests.deploy.test_faults import StatusWatcher
 from tests.payments.conftest import Buyer
 
@@ -55,7 +55,8 @@ async def test_session_and_cart_made_on_app1_work_on_app2(rehearsal, primary_poo
     assert r.code == 200 and "travel_01" in r.text, r
 
 
-async def test_catalog_reads_come_from_the_replica_and_orders_never_read_stock_there(rehearsal, primary_pool):
+async def test_catalog_reads_come_from_the_replica_and_orders_never_read_stock_there(rehearsal, primary_pool,
+                                                                                     replica_pool):
     c = rehearsal.c
     sku = await make_sku(primary_pool, stock=0, name="复制蓝莓")
     await asyncio.to_thread(cluster.wait_replica_caught_up, c)
@@ -89,7 +90,7 @@ async def test_catalog_reads_come_from_the_replica_and_orders_never_read_stock_t
     finally:
         cluster.root_sql(c, "db2", "SET GLOBAL general_log=OFF; START SLAVE SQL_THREAD")
     await asyncio.to_thread(cluster.wait_replica_caught_up, c)
-    assert cluster.root_sql(c, "db2", f"SELECT stock FROM dailyfresh.goods_sku WHERE id={int(sku)}").strip() == "3"
+    assert (await db.fetchone(replica_pool, "SELECT stock FROM goods_sku WHERE id=%s", (sku,)))["stock"] == 3
 
 
 async def test_a_stopped_replica_leaves_the_shop_serving_from_the_primary(rehearsal, primary_pool):
@@ -114,8 +115,12 @@ async def test_a_stopped_replica_leaves_the_shop_serving_from_the_primary(rehear
     finally:
         await asyncio.to_thread(cluster.start_mariadb, c, "db2")
     await asyncio.to_thread(cluster.wait_replica_caught_up, c)
-    assert cluster.root_sql(c, "db2", f"SELECT name FROM dailyfresh.goods_sku WHERE id={int(added)}").strip() \
-        == "离线樱桃"
+    pool = await shop_pool(rehearsal, "db2")  # opened now: the one of before the stop is gone
+    try:
+        assert (await db.fetchone(pool, "SELECT name FROM goods_sku WHERE id=%s", (added,)))["name"] == "离线樱桃"
+    finally:
+        pool.close()
+        await pool.wait_closed()
 
 
 async def _keep_ordering(shopper, sku: int, stop: asyncio.Event, acked: list, codes: list) -> None:
