@@ -104,8 +104,8 @@ class Broadcaster:
             self.gap = False
             try:
                 await asyncio.wait_for(pubsub.psubscribe(CHANNEL_PREFIX + "*"), 5)
-                # Within its retries redis-py reconnects a lost pub/sub connection and subscribes again by itself
-                # (to the new primary after a Sentinel failover): no error reaches this loop, yet messages were
+                # Within its retries redis-py may reconnect a lost pub/sub connection and subscribe again by itself
+                # (to the new primary after a Sentinel failover); then no error reaches this loop, yet messages were
                 # missed, so the reconnection is noted (_reconnected) and treated as a gap too.
                 pubsub.connection.register_connect_callback(self._reconnected)
                 self.connected.set()

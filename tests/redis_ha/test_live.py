@@ -7,9 +7,10 @@ from tests.faults.conftest import wait_until
 from tests.redis_ha.conftest import FakeSocket
 
 
-async def test_sockets_are_resynced_after_redis_py_reconnected_the_listener_by_itself(single, make_shop):
-    """redis-py reconnects a pub/sub connection and subscribes again within its retries, raising nothing: the
-    listener must still treat it as a gap (messages were missed) and send its sockets the status again."""
+async def test_sockets_are_resynced_once_after_the_listeners_connection_is_killed(single, make_shop):
+    """The listener's connection is closed by the server: whether redis-py reconnects it by itself within its
+    retries (raising nothing) or the error reaches the listener's loop, it is a gap (messages were missed): the
+    sockets are sent their status again, once, and later messages arrive."""
     shop = await make_shop(url=f"redis://127.0.0.1:{single.port}/0")
     socket = FakeSocket()
     shop.app.live.add("O1", socket)
