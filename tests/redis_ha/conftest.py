@@ -5,6 +5,7 @@ redis-server binary fails these tests (never skips them)."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import ipaddress
 import shutil
@@ -36,26 +37,38 @@ DEADLINE = 90.0
 
 
 class Server:
-    """One redis-server process (a Sentinel with `sentinel=True`), its log in its folder."""
+    """One redis-server process (a Sentinel with `sentinel_conf`), its log in its folder. With `tls` it speaks
+    only TLS (its port is the TLS port), replicates over TLS and wants client certificates from the CA."""
 
-    def __init__(self, folder: Path, name: str, *args: str, sentinel_conf: str | None = None):
+    def __init__(self, folder: Path, name: str, *args: str, sentinel_conf: str | None = None,
+                 tls: Certificates | None = None):
         self.folder = folder
         self.name = name
         self.port = free_port()
         self.args = args
         self.sentinel_conf = sentinel_conf
+        self.tls = tls
         self.proc: subprocess.Popen | None = None
+
+    def _listen(self) -> list[str]:
+        if self.tls is None:
+            return ["port", str(self.port)]
+        return ["port", "0", "tls-port", str(self.port), "tls-cert-file", str(self.tls.server_cert),
+                "tls-key-file", str(self.tls.server_key), "tls-ca-cert-file", str(self.tls.ca),
+                "tls-replication", "yes"]
 
     def start(self) -> None:
         log = self.folder / f"{self.name}.log"
+        listen = self._listen()
         if self.sentinel_conf is not None:
             conf = self.folder / f"{self.name}.conf"  # Sentinel rewrites its file as it learns the topology
-            conf.write_text(f"port {self.port}\nbind 127.0.0.1\ndir {self.folder}\n{self.sentinel_conf}")
+            lines = [f"{listen[i]} {listen[i + 1]}" for i in range(0, len(listen), 2)]
+            conf.write_text("\n".join([*lines, "bind 127.0.0.1", f"dir {self.folder}", self.sentinel_conf]))
             command = [REDIS_SERVER, str(conf), "--sentinel", "--logfile", str(log)]
         else:
-            command = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                       "--appendonly", "no", "--dir", str(self.folder), "--dbfilename", f"{self.name}.rdb",
-                       "--logfile", str(log), *self.args]
+            command = [REDIS_SERVER, *(f"--{a}" if i % 2 == 0 else a for i, a in enumerate(listen)),
+                       "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(self.folder),
+                       "--dbfilename", f"{self.name}.rdb", "--logfile", str(log), *self.args]
         self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def kill(self) -> None:
@@ -72,6 +85,9 @@ class Server:
                 self.proc.wait(10)
 
     def client(self, **kw) -> aioredis.Redis:
+        if self.tls is not None:
+            kw.update(ssl=True, ssl_ca_certs=str(self.tls.ca), ssl_certfile=str(self.tls.client_cert),
+                      ssl_keyfile=str(self.tls.client_key))
         return aioredis.Redis(host="127.0.0.1", port=self.port, decode_responses=True, socket_timeout=5,
                               socket_connect_timeout=5, **kw)
 
@@ -145,13 +161,10 @@ async def single(tmp_path):
         server.stop()
 
 
-@pytest.fixture
-async def pair(tmp_path):
-    """(primary, replica): a redis-server and a replica of it, linked."""
-    folder = tmp_path / "redis"
-    folder.mkdir()
-    primary = Server(folder, "primary")
-    replica = Server(folder, "replica", "--replicaof", "127.0.0.1", str(primary.port))
+@contextlib.asynccontextmanager
+async def _pair(folder: Path, tls: Certificates | None = None):
+    primary = Server(folder, "primary", tls=tls)
+    replica = Server(folder, "replica", "--replicaof", "127.0.0.1", str(primary.port), tls=tls)
     try:
         primary.start()
         replica.start()
@@ -162,15 +175,13 @@ async def pair(tmp_path):
         primary.stop()
 
 
-@pytest.fixture
-async def replicated(pair, tmp_path):
-    """The pair watched by three Sentinels as SERVICE, all aware of each other."""
-    primary, replica = pair
+@contextlib.asynccontextmanager
+async def _watched(primary: Server, replica: Server):
     watch = (f"sentinel monitor {SERVICE} 127.0.0.1 {primary.port} 2\n"
              f"sentinel down-after-milliseconds {SERVICE} {DOWN_AFTER_MS}\n"
              f"sentinel failover-timeout {SERVICE} {FAILOVER_TIMEOUT_MS}\n"
              f"sentinel parallel-syncs {SERVICE} 1\n")
-    sentinels = [Server(primary.folder, f"sentinel{i}", sentinel_conf=watch) for i in range(3)]
+    sentinels = [Server(primary.folder, f"sentinel{i}", sentinel_conf=watch, tls=primary.tls) for i in range(3)]
     group = Replicated(primary, replica, sentinels)
     try:
         for sentinel in sentinels:
@@ -181,6 +192,32 @@ async def replicated(pair, tmp_path):
     finally:
         for sentinel in sentinels:
             sentinel.stop()
+
+
+@pytest.fixture
+async def pair(tmp_path):
+    """(primary, replica): a redis-server and a replica of it, linked."""
+    folder = tmp_path / "redis"
+    folder.mkdir()
+    async with _pair(folder) as servers:
+        yield servers
+
+
+@pytest.fixture
+async def replicated(pair):
+    """The pair watched by three Sentinels as SERVICE, all aware of each other."""
+    async with _watched(*pair) as group:
+        yield group
+
+
+@pytest.fixture
+async def tls_replicated(tmp_path):
+    """The same over TLS only: servers, replication, Sentinels (client certificates from one throwaway CA)."""
+    folder = tmp_path / "redis"
+    folder.mkdir()
+    certs = make_certificates(folder)
+    async with _pair(folder, certs) as servers, _watched(*servers) as group:
+        yield group
 
 
 async def failed_over(group: Replicated) -> bool:
@@ -247,44 +284,27 @@ def make_certificates(folder: Path) -> Certificates:
     return paths
 
 
-@dataclass
-class TLSServer:
-    server: Server
-    tls_port: int
-    certs: Certificates
-
-    def url(self, db_number: int = 0, *, client_cert: bool = True, ca: bool = True) -> str:
-        query = []
-        if ca:
-            query.append(f"ssl_ca_certs={self.certs.ca}")
-        if client_cert:
-            query += [f"ssl_certfile={self.certs.client_cert}", f"ssl_keyfile={self.certs.client_key}"]
-        return f"rediss://127.0.0.1:{self.tls_port}/{db_number}?{'&'.join(query)}"
+def tls_url(certs: Certificates, port: int, db_number: int = 0, *, client_cert: bool = True, ca: bool = True,
+            host: str = "127.0.0.1") -> str:
+    """A rediss:// URL with the test CA and client certificate (or without either) in its query."""
+    query = []
+    if ca:
+        query.append(f"ssl_ca_certs={certs.ca}")
+    if client_cert:
+        query += [f"ssl_certfile={certs.client_cert}", f"ssl_keyfile={certs.client_key}"]
+    return f"rediss://{host}:{port}/{db_number}?{'&'.join(query)}"
 
 
 @pytest.fixture
 async def tls_redis(tmp_path):
-    """redis-server speaking only TLS (port 0: no plain port), requiring a client certificate from its CA."""
+    """redis-server speaking only TLS, requiring a client certificate from its CA."""
     folder = tmp_path / "tls"
     folder.mkdir()
-    certs = make_certificates(folder)
-    tls_port = free_port()
-    server = Server(folder, "tls", "--tls-port", str(tls_port), "--tls-cert-file", str(certs.server_cert),
-                    "--tls-key-file", str(certs.server_key), "--tls-ca-cert-file", str(certs.ca),
-                    "--tls-auth-clients", "yes")
-    server.args = ("--port", "0", *server.args)  # the later --port wins: no plain TCP port
-    tls = TLSServer(server, tls_port, certs)
+    server = Server(folder, "tls", tls=make_certificates(folder))
     server.start()
     try:
-        async def answers():
-            client = aioredis.Redis.from_url(tls.url())
-            try:
-                return await client.ping()
-            finally:
-                await client.aclose()
-
-        await wait_until(answers, "the TLS redis-server")
-        yield tls
+        await wait_until(lambda: _answers(server), "the TLS redis-server")
+        yield server
     finally:
         server.stop()
 

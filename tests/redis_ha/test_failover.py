@@ -13,7 +13,7 @@ from fresh.live import publish_status
 from fresh.redis_client import Lane, create_lane, create_redis
 from fresh.settings import RedisSettings
 from tests.faults.conftest import wait_until
-from tests.redis_ha.conftest import DEADLINE, SERVICE, FakeSocket, add_to_cart, failed_over
+from tests.redis_ha.conftest import DEADLINE, SERVICE, FakeSocket, add_to_cart, failed_over, tls_url
 
 # The servers are the test's own: any database number will do; not 0, to show the URL's is the one used.
 DB = 3
@@ -55,9 +55,8 @@ async def _delivered_after_the_failover(shop, socket: FakeSocket) -> None:
     assert socket.sent[0]["status"] == "paid"
 
 
-async def _shop_with_a_cart(make_shop, replicated, shopper, sku_id):
-    shop = await make_shop(url=f"redis://127.0.0.1/{DB}", sentinels=replicated.sentinels_setting,
-                           service_name=SERVICE)
+async def _shop_with_a_cart(make_shop, replicated, shopper, sku_id, *, url: str = f"redis://127.0.0.1/{DB}"):
+    shop = await make_shop(url=url, sentinels=replicated.sentinels_setting, service_name=SERVICE)
     client = shop.client()
     await client.login(shopper)
     response = await add_to_cart(client, sku_id, 2)
@@ -126,6 +125,27 @@ async def test_a_switchover_by_the_operator_is_followed(replicated, make_shop, s
         await wait_until(lambda: _role_is(old, "slave"), "the old primary became a replica", timeout=DEADLINE)
     finally:
         await old.aclose()
+
+
+async def test_sentinel_over_tls_is_followed(tls_replicated, make_shop, shopper, sku_id):
+    """Servers, replication and Sentinels speaking only TLS: the rediss:// URL's CA and client certificate serve
+    the Sentinels too, and a switchover is followed as over plain TCP."""
+    group = tls_replicated
+    url = tls_url(group.primary.tls, 1, DB, host="unused")  # with Sentinels the URL's host and port are not used
+    shop, client, socket = await _shop_with_a_cart(make_shop, group, shopper, sku_id, url=url)
+    sentinel = group.sentinels[0].client()
+    try:
+        assert await sentinel.execute_command("SENTINEL", "FAILOVER", SERVICE)
+    finally:
+        await sentinel.aclose()
+    await wait_until(lambda: failed_over(group), "Sentinel promoted the replica", timeout=DEADLINE)
+    await _cart_adds_until_they_work(client, sku_id)
+    await _delivered_after_the_failover(shop, socket)
+    promoted = group.replica.client(db=DB)
+    try:
+        assert await promoted.keys("session:*")
+    finally:
+        await promoted.aclose()
 
 
 async def _role_is(client, role: str) -> bool:

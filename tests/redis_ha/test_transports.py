@@ -10,7 +10,7 @@ from fresh.live import publish_status
 from fresh.redis_client import Lane, create_lane, create_redis
 from fresh.settings import RedisSettings
 from tests.faults.conftest import wait_until
-from tests.redis_ha.conftest import FakeSocket, add_to_cart
+from tests.redis_ha.conftest import FakeSocket, add_to_cart, tls_url
 
 DB = 3
 
@@ -19,7 +19,8 @@ DB = 3
 def redis_url(request) -> str:
     """The URL of a redis-server of the test's own that speaks only TLS, or only on a unix socket."""
     if request.param == "tls":
-        return request.getfixturevalue("tls_redis").url(DB)
+        server = request.getfixturevalue("tls_redis")
+        return tls_url(server.tls, server.port, DB)
     return f"unix://{request.getfixturevalue('unix_redis')}?db={DB}"
 
 
@@ -60,7 +61,7 @@ async def test_the_shop_runs_on_it(redis_url, make_shop, shopper, sku_id):
 
 async def test_tls_refuses_a_server_certificate_from_an_unknown_ca(tls_redis):
     """Without the CA the server's certificate is not trusted: unavailable (503), for redis-py and the lane."""
-    cfg = RedisSettings(url=tls_redis.url(DB, ca=False), timeout=2.0)
+    cfg = RedisSettings(url=tls_url(tls_redis.tls, tls_redis.port, DB, ca=False), timeout=2.0)
     client = create_redis(cfg)
     lane = create_lane(cfg, client)
     try:
@@ -74,7 +75,7 @@ async def test_tls_refuses_a_server_certificate_from_an_unknown_ca(tls_redis):
 
 
 async def test_tls_without_a_client_certificate_is_refused_by_the_server(tls_redis):
-    lane = Lane(tls_redis.url(DB, client_cert=False), timeout=2.0)
+    lane = Lane(tls_url(tls_redis.tls, tls_redis.port, DB, client_cert=False), timeout=2.0)
     try:
         with pytest.raises(redis.exceptions.ConnectionError):
             await lane.execute("PING")
