@@ -268,6 +268,8 @@ def machine_lock(port: int):
 def endpoints(cfg: Settings) -> str:
     redis = urlsplit(cfg.redis.url)
     redis_host = redis.hostname or "" if redis.scheme in ("redis", "rediss") else ""
+    if cfg.redis.sentinels:
+        redis_host = ""  # the Sentinels name the server: the URL's host is not used, nothing to check or start
     return f"{cfg.db.host} {cfg.db.port} {redis_host or '-'} {redis.port or 6379} {cfg.var_path}"
 
 

@@ -70,3 +70,11 @@ def test_malformed_redis_settings_are_refused_with_a_clear_message(tmp_path, env
 ])
 def test_tls_and_unix_urls_are_accepted(tmp_path, url):
     assert _load(tmp_path, {"FRESH_REDIS_URL": url}).redis.url == url
+
+
+def test_the_bootstrap_leaves_redis_alone_when_sentinels_name_it(tmp_path):
+    """`make run`'s service check looks at the URL's host; with Sentinels that host is not used: nothing to start."""
+    from fresh.bootstrap import endpoints
+
+    assert endpoints(_load(tmp_path, {})).split()[2:4] == ["127.0.0.1", "6379"]
+    assert endpoints(_load(tmp_path, {"FRESH_REDIS_SENTINELS": "10.0.0.1:26379"})).split()[2] == "-"
