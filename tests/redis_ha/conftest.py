@@ -338,7 +338,7 @@ class Shop:
     """The app served on a free port with given Redis settings, its live-status listener running."""
 
     def __init__(self, cfg, server: AppServer):
-        self.cfg, self.app, self.server = cfg, server.app, server
+        self.cfg, self.server, self.app = cfg, server, server.app
         self.base_url = server.url
 
     @property
@@ -366,7 +366,7 @@ async def make_shop(tmp_path, pool):
     yield make
     for shop in shops:
         await shop.server.close()
-        await shop.app.redis.aclose()
+        await shop.redis.aclose()
 
 
 @pytest.fixture

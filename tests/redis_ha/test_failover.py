@@ -13,6 +13,7 @@ from fresh.live import publish_status
 from fresh.redis_client import Lane, create_lane, create_redis
 from fresh.settings import RedisSettings
 from tests.faults.conftest import wait_until
+from tests.helpers import free_port
 from tests.redis_ha.conftest import DEADLINE, SERVICE, FakeSocket, add_to_cart, failed_over, tls_url
 
 # The servers are the test's own: any database number will do; not 0, to show the URL's is the one used.
@@ -218,8 +219,6 @@ async def test_the_lane_uses_only_a_server_that_says_it_is_the_primary(pair):
 
 async def test_no_sentinel_answering_is_unavailable(tmp_path):
     """Sentinels configured but none reachable: every use fails as unavailable (503), not with another error."""
-    from tests.helpers import free_port
-
     cfg = RedisSettings(url="redis://127.0.0.1/0", sentinels=f"127.0.0.1:{free_port()},127.0.0.1:{free_port()}",
                         sentinel_timeout=0.5, timeout=2.0)
     client = create_redis(cfg)
