@@ -5,6 +5,8 @@ from __future__ import annotations
 import secrets
 from urllib.parse import urlencode
 
+import tornado.web
+
 from fresh.admin import audit, content, dashboard, goods, orders, pictures, stock, users
 from fresh.admin.base import AdminHandler, Form
 from fresh.errors import BadRequest, DomainError, NotFound
@@ -121,7 +123,7 @@ class SkuPicturesHandler(SkuFormHandler):
     """Add a picture to a SKU (optionally as the main one)."""
 
     async def get(self, sku_id: str) -> None:
-        raise NotFound()
+        raise tornado.web.HTTPError(405)  # a form's target only: the page it inherits is served elsewhere
 
     async def post(self, sku_id: str) -> None:
         sku = await goods.get_sku(self.db, self.id_path(sku_id))
@@ -314,7 +316,7 @@ class OrderDetailHandler(AdminHandler):
 
 class OrderShipHandler(OrderDetailHandler):
     async def get(self, order_id: str) -> None:
-        raise NotFound()
+        raise tornado.web.HTTPError(405)  # a form's target only: the page it inherits is served elsewhere
 
     async def post(self, order_id: str) -> None:
         await orders.order_detail(self.db, order_id)  # 404 for unknown ids
@@ -329,7 +331,7 @@ class OrderShipHandler(OrderDetailHandler):
 
 class OrderCancelHandler(OrderDetailHandler):
     async def get(self, order_id: str) -> None:
-        raise NotFound()
+        raise tornado.web.HTTPError(405)  # a form's target only: the page it inherits is served elsewhere
 
     async def post(self, order_id: str) -> None:
         await orders.order_detail(self.db, order_id)  # 404 for unknown ids
@@ -340,7 +342,7 @@ class OrderCancelHandler(OrderDetailHandler):
 
 class OrderRefundHandler(OrderDetailHandler):
     async def get(self, order_id: str) -> None:
-        raise NotFound()
+        raise tornado.web.HTTPError(405)  # a form's target only: the page it inherits is served elsewhere
 
     async def post(self, order_id: str) -> None:
         await orders.order_detail(self.db, order_id)  # 404 for unknown ids
@@ -352,7 +354,7 @@ class OrderRefundHandler(OrderDetailHandler):
 
 class OrderCodPaidHandler(OrderDetailHandler):
     async def get(self, order_id: str) -> None:
-        raise NotFound()
+        raise tornado.web.HTTPError(405)  # a form's target only: the page it inherits is served elsewhere
 
     async def post(self, order_id: str) -> None:
         await orders.order_detail(self.db, order_id)  # 404 for unknown ids

@@ -144,12 +144,6 @@ async def test_declared_huge_body_is_413_without_reading_it(app_server, app, poo
     assert await count(pool, "users") == 0
 
 
-async def test_oversized_body_through_a_client_is_413(client, pool):
-    r = await client.post("/user/register", body=b"username=" + b"a" * (2 * 1024 * 1024),
-                          headers={"Content-Type": "application/x-www-form-urlencoded"})
-    assert r.code == 413 and r.json()["errmsg"] == "提交的内容过大"
-
-
 async def test_idle_and_slow_connections_are_closed(impatient_port):
     # exchange() raises TimeoutError after 20 s: returning at all means the server closed the connection.
     assert await exchange(impatient_port, b"") == b""
@@ -166,10 +160,11 @@ async def test_garbage_request_line_gets_an_http_answer(app_server, app):
 # --- HEAD, headers, cookies --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/", "/healthz", "/user/login", "/static/css/base.css", "/cart/"])
-async def test_head_answers_like_get_without_a_body(client, path):
+@pytest.mark.parametrize("path,code", [("/", 200), ("/healthz", 200), ("/user/login", 200),
+                                       ("/static/css/base.css", 200), ("/cart/", 301)])
+async def test_head_answers_like_get_without_a_body(client, path, code):
     get, head = await client.get(path), await client.request("HEAD", path)
-    assert head.code == get.code and head.code in (200, 301, 302) and head.body == b""
+    assert get.code == head.code == code and head.body == b"", (get, head)
 
 
 async def test_security_headers_on_pages_errors_and_files(client, user_client):
