@@ -151,6 +151,7 @@ async def test_an_app_host_cut_off_under_load_loses_no_committed_order(rehearsal
         await wait_for("orders before the cut", lambda: asyncio.sleep(0.2, len(acked) >= 20), timeout=60)
         cluster.set_link(c, "app1", up=False)
         cut_at = time.monotonic()
+        log_at_cut = len(rehearsal.log("lb", "nginx-access.log"))
         try:
             # The other machine takes every new order while app1 is away.
             await wait_for("orders through app2 alone",
@@ -158,6 +159,7 @@ async def test_an_app_host_cut_off_under_load_loses_no_committed_order(rehearsal
                            timeout=90)
         finally:
             cluster.set_link(c, "app1", up=True)
+        during_cut = rehearsal.log("lb", "nginx-access.log")[log_at_cut:]
         for port in cluster.APP_PORTS:
             await wait_for(f"app1:{port} back", lambda p=port: asyncio.to_thread(
                 cluster.answers, f"{rehearsal.app_url('app1', p)}/readyz"), timeout=60)
@@ -180,6 +182,10 @@ async def test_an_app_host_cut_off_under_load_loses_no_committed_order(rehearsal
     bought = sum(order["units"] for order in stored.values())
     assert stock - row["stock"] == row["sales"] == bought, (row, bought)
     assert set(codes) <= {200, 502, 503, 504}, sorted(set(codes))
+    # nginx moved the traffic: whatever answered while the cable was out was app2 (an attempt on app1 that timed
+    # out is listed first in `upstream=`, the instance that answered last).
+    answered = re.findall(r'" 200 .* upstream=(?:\S+, )*(\S+?):\d+$', during_cut, re.M)
+    assert len(answered) >= 80 and set(answered) == {c.addr("app2")}, (len(answered), set(answered))
 
 
 class CartShopper:
