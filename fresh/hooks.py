@@ -32,6 +32,8 @@ class Context(Protocol):
 
     cfg: Settings
     db: aiomysql.Pool
+    # The read pool, for reads that may lag (fresh.replica): `db` itself unless a replica is configured.
+    reads: Any
     redis: aioredis.Redis
     hooks: Hooks
 
@@ -44,6 +46,11 @@ class Runtime:
     db: aiomysql.Pool
     redis: aioredis.Redis
     hooks: Hooks
+
+    @property
+    def reads(self) -> aiomysql.Pool:
+        """Commands read from the primary."""
+        return self.db
 
 
 class CartCount(Protocol):

@@ -15,6 +15,10 @@ the read that met it only the wait: the read runs again on the primary. The repl
 `db.replica_retry` seconds, after which one read tries it again (the others keep to the primary until that one
 has an answer). Each change of state is logged (events `replica_down`, `replica_up`), and reads that went to the
 primary instead are counted in fresh_db_replica_fallbacks.
+
+With `db.replica_max_lag`, a background task of each process reads the replica's Seconds_Behind_Master every few
+seconds (watch_lag): while it is above the limit, or unknown because replication stopped, the reads keep to the
+primary (events `replica_lagging`, `replica_caught_up`).
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ import aiomysql
 import pymysql
 
 from fresh import db, logs, metrics
+from fresh.background import every
+from fresh.hooks import Background, Context
 from fresh.settings import DBSettings, replica_settings
 
 log = logging.getLogger("fresh.replica")
@@ -38,6 +44,9 @@ log = logging.getLogger("fresh.replica")
 # error (shutting down, a statement timeout, a table its replication has not created yet).
 FAILURES = (TimeoutError, OSError, asyncio.IncompleteReadError, pymysql.err.OperationalError,
             pymysql.err.InterfaceError, pymysql.err.InternalError, pymysql.err.ProgrammingError)
+
+ER_ACCESS_DENIED = 1045
+ER_SPECIFIC_ACCESS_DENIED = 1227
 
 # Only reads go through the read pool. A write sent to it by mistake would fail on a read-only replica and then run
 # on the primary, unnoticed: refused here instead, whichever server would have run it.
@@ -49,14 +58,18 @@ class ReplicaReads:
     run on the replica while it is healthy, on `primary` otherwise. Closing it closes the replica's pool only."""
 
     def __init__(self, primary: aiomysql.Pool, replica: aiomysql.Pool, *, timeout: float, retry: float,
-                 clock: Callable[[], float] = time.monotonic):
+                 max_lag: float = 0.0, clock: Callable[[], float] = time.monotonic):
         self.primary = primary
         self.replica = replica
         self.timeout = timeout
         self.retry = retry
+        self.max_lag = max_lag
         self.clock = clock
         # 0: healthy. Otherwise the clock's time after which one read may try the replica again.
         self.down_until = 0.0
+        # Set by check_lag(): the replica is further behind than max_lag (or does not say how far).
+        self.lagging = False
+        self._lag_unreadable = False
         metrics.DB_REPLICA_UP.set(1)
 
     @property
@@ -66,6 +79,8 @@ class ReplicaReads:
     def _claim_replica(self) -> bool:
         """Whether this read goes to the replica: always while healthy; after a failure, the first read once
         `retry` seconds have passed (it pushes the time on, so the reads meanwhile stay on the primary)."""
+        if self.lagging:
+            return False
         if not self.down_until:
             return True
         now = self.clock()
@@ -105,7 +120,7 @@ class ReplicaReads:
                 else:
                     self.failed(exc, "connect")
         else:
-            metrics.DB_REPLICA_FALLBACKS.labels("down").inc()
+            metrics.DB_REPLICA_FALLBACKS.labels("lag" if self.lagging else "down").inc()
         async with contextlib.AsyncExitStack() as stack:
             cur = ReadCursor(self, conn, stack)
             try:
@@ -114,6 +129,37 @@ class ReplicaReads:
                 yield cur
             finally:
                 cur.release()
+
+    async def check_lag(self) -> None:
+        """Read how far the replica is behind and keep the reads off it while that is over `max_lag` seconds or
+        unknown (its replication stopped, or no replication at all). A replica that cannot be asked is left to
+        the read path; an account without SLAVE MONITOR is logged once and the check given up."""
+        try:
+            rows = await db.fetchall(self.replica, "SHOW ALL SLAVES STATUS")
+        except pymysql.err.OperationalError as exc:
+            if exc.args and exc.args[0] in (ER_SPECIFIC_ACCESS_DENIED, ER_ACCESS_DENIED):
+                if not self._lag_unreadable:
+                    log.warning("db.replica_max_lag: the replica refuses SHOW ALL SLAVES STATUS to this account "
+                                "(it needs SLAVE MONITOR); its lag is not checked")
+                self._lag_unreadable = True
+                self.lagging = False
+                return
+            raise
+        lags = [row.get("Seconds_Behind_Master") for row in rows]
+        behind = None if not lags or None in lags else max(lags)
+        lagging = behind is None or behind > self.max_lag
+        if lagging != self.lagging:
+            self.lagging = lagging
+            if lagging:
+                logs.event(log, "replica_lagging", level=logging.WARNING,
+                           seconds_behind="unknown" if behind is None else behind, max_lag=self.max_lag)
+            else:
+                logs.event(log, "replica_caught_up", seconds_behind=behind)
+        metrics.DB_REPLICA_UP.set(0 if lagging or self.down_until else 1)
+
+    async def watch_lag(self) -> None:
+        """Check the lag every few seconds until cancelled (a background task of the process)."""
+        await every(min(max(self.max_lag / 2, 1.0), 5.0), self.check_lag, what="replica lag check")
 
     def close(self) -> None:
         self.replica.close()
@@ -188,7 +234,17 @@ async def open_reads(cfg: DBSettings, primary: aiomysql.Pool, *,
         return primary
     replica = await db.create_pool(replica_cfg, minsize=0)
     log.info("catalog and report reads go to the replica at %s:%d", replica_cfg.host, replica_cfg.port)
-    return ReplicaReads(primary, replica, timeout=cfg.replica_timeout, retry=cfg.replica_retry, clock=clock)
+    return ReplicaReads(primary, replica, timeout=cfg.replica_timeout, retry=cfg.replica_retry,
+                        max_lag=cfg.replica_max_lag, clock=clock)
+
+
+def background(reads: ReplicaReads | aiomysql.Pool | None) -> list[Background]:
+    """The read pool's background work, for make_app: the lag check when db.replica_max_lag asks for one."""
+    return [watch_replica_lag] if isinstance(reads, ReplicaReads) and reads.max_lag > 0 else []
+
+
+async def watch_replica_lag(ctx: Context) -> None:
+    await ctx.reads.watch_lag()
 
 
 async def close_reads(reads: ReplicaReads | aiomysql.Pool, primary: aiomysql.Pool) -> None:

@@ -88,6 +88,10 @@ class DBSettings:
     # and seconds the replica is then left alone before it is tried again.
     replica_timeout: float = 2.0
     replica_retry: float = 10.0
+    # Seconds_Behind_Master above which (or unknown: replication stopped) reads leave the replica until it catches
+    # up, checked every few seconds by each process; the shop's account needs SLAVE MONITOR on the replica for it.
+    # 0: not checked (lag is then only the operator's to watch).
+    replica_max_lag: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -387,6 +391,8 @@ def _validate(settings: Settings, *, resolve_db_login: bool = True) -> Settings:
         raise SettingsError("db.query_timeout must be longer than db.lock_wait_timeout")
     if settings.db.replica_timeout <= 0 or settings.db.replica_retry <= 0:
         raise SettingsError("db.replica_timeout and db.replica_retry must be positive")
+    if settings.db.replica_max_lag < 0:
+        raise SettingsError("db.replica_max_lag must not be negative (0: not checked)")
     replica_settings(settings.db)  # a malformed db.replica is refused at start, not at the first catalog page
     if settings.log.format not in ("text", "json"):
         raise SettingsError("log.format must be text or json")

@@ -26,7 +26,7 @@ from tornado import httputil
 from tornado.escape import json_encode
 from tornado.httputil import parse_cookie
 
-from fresh import db, live, logs, metrics, packages, proxy, sessions
+from fresh import db, live, logs, metrics, packages, proxy, replica, sessions
 from fresh.errors import DomainError, Forbidden, NotFound, NotLoggedIn
 from fresh.hashgate import HashGate
 from fresh.hooks import Background, Hooks, Redirect
@@ -258,7 +258,7 @@ def make_app(cfg: Settings, *, pool, redis, reads=None) -> Application:
         redis=redis,
         routes=routes,
         hooks=parts.hooks,
-        background=parts.background,
+        background=[*parts.background, *replica.background(reads)],
         cookie_secret=cfg.web.cookie_secret,
         xsrf_cookies=True,
         xsrf_cookie_kwargs={"httponly": False, "samesite": "Lax", "secure": secure_cookies(cfg)},

@@ -173,3 +173,11 @@ def test_a_malformed_replica_dsn_is_refused_without_repeating_its_password(tmp_p
         load_settings(path="/nonexistent", env={"FRESH_DB_REPLICA": dsn}, var_dir=str(tmp_path))
     assert "db.replica must look like mysql://user:password@host:3306/dailyfresh" in str(refused.value)
     assert "hunter2" not in str(refused.value)
+
+
+def test_replica_limits_must_be_positive(tmp_path):
+    for env, complaint in (({"FRESH_DB_REPLICA_TIMEOUT": "0"}, "must be positive"),
+                           ({"FRESH_DB_REPLICA_RETRY": "-1"}, "must be positive"),
+                           ({"FRESH_DB_REPLICA_MAX_LAG": "-1"}, "must not be negative")):
+        with pytest.raises(SettingsError, match=complaint):
+            load_settings(path="/nonexistent", env=env, var_dir=str(tmp_path))

@@ -77,7 +77,9 @@ def mariadb_pair():
         pair.start_replication()
         # Made on the primary after replication began: the replica gets the account and the schema through it.
         primary.root_sql(f"CREATE USER 'dailyfresh'@'127.0.0.1' IDENTIFIED BY '{SHOP_PASSWORD}';"
-                         f" GRANT ALL ON `{SHOP_DB}`.* TO 'dailyfresh'@'127.0.0.1'")
+                         f" GRANT ALL ON `{SHOP_DB}`.* TO 'dailyfresh'@'127.0.0.1';"
+                         # For db.replica_max_lag: reading the replica's Seconds_Behind_Master.
+                         " GRANT SLAVE MONITOR ON *.* TO 'dailyfresh'@'127.0.0.1'")
         yield pair
     finally:
         for server in (second, primary):

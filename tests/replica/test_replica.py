@@ -203,6 +203,32 @@ async def test_a_stalled_replica_costs_a_read_its_timeout_then_the_primary_answe
         mariadb_pair.replica.resume()
 
 
+async def test_a_replica_behind_by_more_than_max_lag_is_left_until_it_catches_up(shop, mariadb_pair):
+    rows = await seed(shop.pool)
+    sku = rows["skus"][0]
+    await asyncio.to_thread(mariadb_pair.sync)
+    reads = replica.ReplicaReads(shop.pool, shop.reads.replica, timeout=1.0, retry=30.0, max_lag=5.0)
+    assert replica.background(reads) == [replica.watch_replica_lag] and replica.background(shop.pool) == []
+    name = "SELECT name FROM goods_sku WHERE id=%s"
+    await reads.check_lag()
+    assert not reads.lagging
+    await asyncio.to_thread(mariadb_pair.replica.root_sql, "STOP SLAVE SQL_THREAD")
+    try:
+        await db.execute(shop.pool, "UPDATE goods_sku SET name='奶油草莓' WHERE id=%s", (sku,))
+        assert (await db.fetchone(reads, name, (sku,)))["name"] == "草莓"  # the replica, behind
+        await reads.check_lag()  # replication stopped: Seconds_Behind_Master is unknown
+        assert reads.lagging
+        assert (await db.fetchone(reads, name, (sku,)))["name"] == "奶油草莓"  # the primary
+    finally:
+        await asyncio.to_thread(mariadb_pair.replica.root_sql, "START SLAVE SQL_THREAD")
+    await asyncio.to_thread(mariadb_pair.sync)
+    await reads.check_lag()
+    assert not reads.lagging
+    await asyncio.to_thread(forget_queries, mariadb_pair.replica)
+    assert (await db.fetchone(reads, name, (sku,)))["name"] == "奶油草莓"
+    assert having(await asyncio.to_thread(shop_queries, mariadb_pair.replica), "SELECT name FROM goods_sku")
+
+
 async def test_the_read_pool_refuses_writes(shop):
     with pytest.raises(ValueError, match="reads only"):
         await db.execute(shop.reads, "UPDATE goods_sku SET stock=0")
