@@ -132,19 +132,21 @@ class ReplicaReads:
 
     async def check_lag(self) -> None:
         """Read how far the replica is behind and keep the reads off it while that is over `max_lag` seconds or
-        unknown (its replication stopped, or no replication at all). A replica that cannot be asked is left to
-        the read path; an account without SLAVE MONITOR is logged once and the check given up."""
+        unknown (its replication stopped, or no replication at all). A replica that does not answer is the read
+        path's to notice; one that refuses the account (no SLAVE MONITOR) is logged once and counts as keeping up."""
         try:
             rows = await db.fetchall(self.replica, "SHOW ALL SLAVES STATUS")
         except pymysql.err.OperationalError as exc:
-            if exc.args and exc.args[0] in (ER_SPECIFIC_ACCESS_DENIED, ER_ACCESS_DENIED):
-                if not self._lag_unreadable:
-                    log.warning("db.replica_max_lag: the replica refuses SHOW ALL SLAVES STATUS to this account "
-                                "(it needs SLAVE MONITOR); its lag is not checked")
-                self._lag_unreadable = True
-                self.lagging = False
+            if not (exc.args and exc.args[0] in (ER_SPECIFIC_ACCESS_DENIED, ER_ACCESS_DENIED)):
                 return
-            raise
+            if not self._lag_unreadable:
+                log.warning("db.replica_max_lag: the replica refuses SHOW ALL SLAVES STATUS to this account (it "
+                            "needs SLAVE MONITOR); its lag is not checked")
+            self._lag_unreadable = True
+            self.lagging = False
+            return
+        except (db.DatabaseUnavailable, *FAILURES):
+            return
         lags = [row.get("Seconds_Behind_Master") for row in rows]
         behind = None if not lags or None in lags else max(lags)
         lagging = behind is None or behind > self.max_lag

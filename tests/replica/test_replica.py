@@ -4,6 +4,7 @@ and money decisions never do; a replica stopped or stalled leaves the shop servi
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from decimal import Decimal
 
@@ -227,6 +228,25 @@ async def test_a_replica_behind_by_more_than_max_lag_is_left_until_it_catches_up
     await asyncio.to_thread(forget_queries, mariadb_pair.replica)
     assert (await db.fetchone(reads, name, (sku,)))["name"] == "奶油草莓"
     assert having(await asyncio.to_thread(shop_queries, mariadb_pair.replica), "SELECT name FROM goods_sku")
+
+
+async def test_a_lag_check_the_replica_refuses_is_logged_once_and_reads_stay_on_it(shop, mariadb_pair, caplog):
+    await asyncio.to_thread(mariadb_pair.primary.root_sql,
+                            "CREATE USER IF NOT EXISTS 'reader'@'127.0.0.1' IDENTIFIED BY 'reader-pw';"
+                            f" GRANT SELECT ON `{shop.cfg.db.name}`.* TO 'reader'@'127.0.0.1'")
+    await asyncio.to_thread(mariadb_pair.sync)
+    reader_cfg = dataclasses.replace(shop.cfg.db, port=mariadb_pair.replica.port, user="reader", password="reader-pw")
+    pool = await db.create_pool(reader_cfg, minsize=0)
+    try:
+        reads = replica.ReplicaReads(shop.pool, pool, timeout=1.0, retry=30.0, max_lag=5.0)
+        with caplog.at_level(logging.WARNING, logger="fresh.replica"):
+            await reads.check_lag()
+            await reads.check_lag()
+        assert not reads.lagging
+        assert len([r for r in caplog.records if "SLAVE MONITOR" in r.getMessage()]) == 1
+    finally:
+        pool.close()
+        await pool.wait_closed()
 
 
 async def test_the_read_pool_refuses_writes(shop):
