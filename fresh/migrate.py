@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from pathlib import Path
@@ -18,7 +19,7 @@ _DB_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 
 
 class MigrationError(RuntimeError):
-    """A statement of a migration failed: names the migration, the statement's number and its text."""
+    """A statement of a migration failed: names the migration's file, the statement's number and its text."""
 
 
 def split_statements(sql: str) -> list[str]:
@@ -49,8 +50,14 @@ async def create_database(cfg: DBSettings, *, drop: bool = False) -> None:
         await pool.wait_closed()
 
 
-async def migrate(pool: aiomysql.Pool) -> list[str]:
-    """Apply the pending migrations; return their versions. Safe to run from several processes at once."""
+def read_migrations(folder: Path) -> list[tuple[str, str]]:
+    """(file name, text) of each migration in `folder`, in the order they apply."""
+    return [(path.name, path.read_text(encoding="utf-8")) for path in sorted(folder.glob("*.sql"))]
+
+
+async def migrate(pool: aiomysql.Pool, *, folder: Path = MIGRATIONS) -> list[str]:
+    """Apply the pending migrations of `folder`; return their versions. Safe to run from several processes at once."""
+    migrations = await asyncio.to_thread(read_migrations, folder)
     applied_now = []
     async with db.connection(pool, bounded=False) as conn, conn.cursor() as cur:
         # DDL commits implicitly, so a named lock (not a transaction) keeps two migrators apart.
@@ -71,12 +78,12 @@ async def migrate(pool: aiomysql.Pool) -> list[str]:
             await cur.execute("SET SESSION sql_notes=0")
             await cur.execute("SELECT version FROM schema_migrations")
             done = {row["version"] for row in await cur.fetchall()}
-            for path in sorted(MIGRATIONS.glob("*.sql")):
-                version = path.stem
+            for name, text in migrations:
+                version = name.removesuffix(".sql")
                 if version in done:
                     continue
                 log.info("applying migration %s", version)
-                statements = split_statements(path.read_text(encoding="utf-8"))
+                statements = split_statements(text)
                 for number, statement in enumerate(statements, 1):
                     try:
                         await cur.execute(statement)
@@ -85,7 +92,7 @@ async def migrate(pool: aiomysql.Pool) -> list[str]:
                         # stays unrecorded, so the migration runs again from its start once fixed (which is why
                         # migrations from 0003 on are written to be re-runnable).
                         raise MigrationError(
-                            f"migration {version} failed at statement {number} of {len(statements)}: {exc}\n"
+                            f"migration {name} failed at statement {number} of {len(statements)}: {exc}\n"
                             f"{statement}") from exc
                 await cur.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
                 applied_now.append(version)

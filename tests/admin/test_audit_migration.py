@@ -110,7 +110,7 @@ async def test_migration_0003_from_a_populated_0001_database(old_database):
     assert await migrate.migrate(pool) == []  # nothing left to apply
 
 
-async def test_a_failing_migration_names_its_statement_and_reruns_after_the_fix(old_database, tmp_path, monkeypatch):
+async def test_a_failing_migration_names_its_statement_and_reruns_after_the_fix(old_database, tmp_path):
     pool = old_database
     folder = tmp_path / "migrations"
     folder.mkdir()
@@ -121,12 +121,11 @@ async def test_a_failing_migration_names_its_statement_and_reruns_after_the_fix(
     # Broken part-way: the tables before it are created, the version is not recorded.
     admin.write_text(good.replace("ALTER TABLE goods_types ADD COLUMN", "ALTER TABLE goods_typos ADD COLUMN"),
                      encoding="utf-8")
-    monkeypatch.setattr(migrate, "MIGRATIONS", folder)
     with pytest.raises(migrate.MigrationError) as failed:
-        await migrate.migrate(pool)
+        await migrate.migrate(pool, folder=folder)
     message = str(failed.value)
     assert "0003_admin" in message and "statement 5 of 5" in message and "goods_typos" in message
     assert await db.fetchone(pool, "SELECT version FROM schema_migrations WHERE version='0003_admin'") is None
     admin.write_text(good, encoding="utf-8")
-    assert "0003_admin" in await migrate.migrate(pool)  # the same file runs again from its start
+    assert "0003_admin" in await migrate.migrate(pool, folder=folder)  # the same file runs again from its start
     assert (await db.fetchone(pool, "SELECT COUNT(*) AS n FROM goods_types WHERE position=0"))["n"] == 2
