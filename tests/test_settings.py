@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import os
+import subprocess
+import sys
 from decimal import Decimal
 
 import pytest
 
-from fresh.settings import Settings, SettingsError, load_settings, replica_settings
+from fresh.settings import ROOT, Settings, SettingsError, load_settings, replica_settings
 
 SECRET = "s" * 40
 
@@ -181,3 +185,78 @@ def test_replica_limits_must_be_positive(tmp_path):
                            ({"FRESH_DB_REPLICA_MAX_LAG": "-1"}, "must not be negative")):
         with pytest.raises(SettingsError, match=complaint):
             load_settings(path="/nonexistent", env=env, var_dir=str(tmp_path))
+
+
+def leaf_fields(cls=Settings, path: tuple = ()):
+    """(FRESH_* name, attribute path, default) of every setting."""
+    for f in dataclasses.fields(cls):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        if dataclasses.is_dataclass(default):
+            yield from leaf_fields(type(default), (*path, f.name))
+        else:
+            yield "_".join(("FRESH", *path, f.name)).upper(), (*path, f.name), default
+
+
+def test_every_setting_is_read_from_its_fresh_variable(tmp_path):
+    fields = list(leaf_fields())
+    assert {"FRESH_MODE", "FRESH_WEB_PORT", "FRESH_DB_POOL_MAX", "FRESH_ORDERS_TRANSIT_PRICE"} <= {
+        name for name, _, _ in fields}
+    # Each default written back as text reads as itself (every kind of value is parsed from text) ...
+    as_text = {name: str(default) for name, _, default in fields if name != "FRESH_VAR_DIR"}
+    default = load_settings(path="/nonexistent", env={}, var_dir=str(tmp_path), resolve_db_login=False)
+    assert load_settings(path="/nonexistent", env=as_text, var_dir=str(tmp_path), resolve_db_login=False) == default
+    # ... and every number and switch given another value through its variable gets it.
+    changed = {name: (path, not value if isinstance(value, bool) else value + 1) for name, path, value in fields
+               if isinstance(value, bool | int | float | Decimal)}
+    assert len(changed) > 40
+    cfg = load_settings(path="/nonexistent", env={name: str(v) for name, (_, v) in changed.items()},
+                        var_dir=str(tmp_path), resolve_db_login=False)
+    for name, (path, value) in changed.items():
+        assert functools.reduce(getattr, path, cfg) == value, name
+
+
+def test_the_environment_wins_over_keyword_overrides_and_the_file(tmp_path):
+    path = write_toml(tmp_path, f'var_dir = "{tmp_path}"\n[web]\nport = 9001\n')
+    assert load_settings(path=path, env={}, web={"port": 9003}).web.port == 9003
+    assert load_settings(path=path, env={"FRESH_WEB_PORT": "9002"}, web={"port": 9003}).web.port == 9002
+
+
+@pytest.mark.parametrize("where", ["file", "environment"])
+def test_production_from_the_file_or_the_environment_refuses_a_missing_or_empty_secret(tmp_path, where):
+    if where == "file":
+        path, env = write_toml(tmp_path, f'mode = "production"\nvar_dir = "{tmp_path}"\n'), {}
+    else:
+        path, env = "/nonexistent", {"FRESH_MODE": "production", "FRESH_VAR_DIR": str(tmp_path)}
+    env.update(FRESH_DB_USER="shop", FRESH_DB_PASSWORD="pw")
+    for secret in ({}, {"FRESH_WEB_COOKIE_SECRET": ""}):
+        with pytest.raises(SettingsError, match="cookie_secret is required in production"):
+            load_settings(path=path, env={**env, **secret})
+    assert not (tmp_path / "cookie_secret").exists()
+    cfg = load_settings(path=path, env={**env, "FRESH_WEB_COOKIE_SECRET": SECRET})
+    assert cfg.production and cfg.web.cookie_secret == SECRET
+
+
+def test_production_takes_a_configured_password_for_the_shops_own_account(tmp_path):
+    env = {"FRESH_MODE": "production", "FRESH_WEB_COOKIE_SECRET": SECRET, "FRESH_DB_PASSWORD": "pw",
+           "FRESH_DB_PASSWORD_FILE": str(tmp_path / "missing")}
+    cfg = load_settings(path="/nonexistent", env=env, var_dir=str(tmp_path))
+    assert (cfg.db.user, cfg.db.password) == ("dailyfresh", "pw")  # never root
+
+
+def production_env(tmp_path) -> dict:
+    """A complete production configuration of its own (no file, a private var dir), for the command line."""
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "FRESH_CONFIG": "/nonexistent",
+            "FRESH_MODE": "production", "FRESH_VAR_DIR": str(tmp_path), "FRESH_WEB_COOKIE_SECRET": SECRET,
+            "FRESH_DB_USER": "shop", "FRESH_DB_PASSWORD": "pw"}
+
+
+@pytest.mark.parametrize("command,refusal", [
+    (["keys"], "keys refuses to run in production mode"),
+    (["seed", "--demo"], "seed --demo/--scale refuses to run in production mode"),
+    (["seed", "--scale", "100"], "seed --demo/--scale refuses to run in production mode"),
+])
+def test_production_refuses_development_commands(tmp_path, command, refusal):
+    done = subprocess.run([sys.executable, "-m", "fresh", *command], cwd=ROOT, env=production_env(tmp_path),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and refusal in done.stderr, done
+    assert not (tmp_path / "keys").exists()  # no key pair was made up either
