@@ -13,7 +13,7 @@ from decimal import Decimal
 import aiomysql
 
 from fresh import db
-from fresh.admin.paging import Page, page_of
+from fresh.paging import Page, page_of
 
 
 class Entity(enum.StrEnum):

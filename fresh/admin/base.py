@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 import tornado.escape
 
@@ -106,7 +107,16 @@ class AdminHandler(BaseHandler):
         return int(value)
 
     def page_arg(self) -> int:
-        return self.int_arg("page") or 1
+        """The `page` argument; 1 when there is none (a malformed one is none)."""
+        page = self.int_arg("page")
+        return 1 if page is None else page
+
+    def redirect_to_page(self, number: int) -> None:
+        """This list at page `number`, its filters kept: where a page number outside the list is sent (a link made
+        before the list shrank)."""
+        args = [(name, value) for name in self.request.query_arguments if name != "page"
+                for value in self.get_query_arguments(name)]
+        self.redirect(f"{self.request.path}?{urlencode([*args, ('page', number)])}")
 
     def form_values(self, *names: str) -> dict[str, str]:
         return {name: self.arg(name) for name in names}

@@ -15,11 +15,11 @@ import redis.asyncio as aioredis
 from fresh import db
 from fresh.admin import audit
 from fresh.admin.base import Form
-from fresh.admin.paging import Page, like_pattern, page_of
 from fresh.catalog.cache import invalidate_catalog
 from fresh.catalog.goods import clean_detail, image_url
-from fresh.catalog.search import sync_search_index
+from fresh.catalog.search import like_pattern, sync_search_index
 from fresh.errors import BadRequest, NotFound
+from fresh.paging import Page, page_of
 
 PRICE_RE = re.compile(r"[0-9]{1,6}(\.[0-9]{1,2})?")
 PRICE_MIN = Decimal("0.01")

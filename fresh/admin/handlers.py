@@ -10,6 +10,7 @@ import tornado.web
 from fresh.admin import audit, content, dashboard, goods, orders, pictures, stock, users
 from fresh.admin.base import AdminHandler, Form
 from fresh.errors import BadRequest, DomainError, NotFound
+from fresh.paging import PageOutOfRange
 from fresh.web import media_path
 
 
@@ -36,7 +37,10 @@ class GoodsListHandler(AdminHandler):
     async def get(self) -> None:
         filters = {"q": self.arg("q")[:50], "type_id": self.int_arg("type_id"), "sale": self.arg("sale"),
                    "stock": self.arg("stock"), "sort": self.arg("sort") or "id"}
-        page = await goods.list_skus(self.db, page=self.page_arg(), **filters)
+        try:
+            page = await goods.list_skus(self.db, page=self.page_arg(), **filters)
+        except PageOutOfRange as out:
+            return self.redirect_to_page(out.nearest)
         types, _ = await goods.choices(self.db)
         await self.render("admin/goods_list.html", page=page, filters=filters, types=types,
                           qs=lambda **kw: query_string(**{**filters, **kw}),
@@ -185,7 +189,10 @@ class SpuListHandler(AdminHandler):
 
     async def get(self) -> None:
         q = self.arg("q")[:50]
-        page = await goods.list_spus(self.db, q=q, page=self.page_arg())
+        try:
+            page = await goods.list_spus(self.db, q=q, page=self.page_arg())
+        except PageOutOfRange as out:
+            return self.redirect_to_page(out.nearest)
         await self.render("admin/spu_list.html", page=page, q=q, qs=lambda **kw: query_string(q=q, **kw),
                           breadcrumbs=[("商品SPU", None)])
 
@@ -292,7 +299,10 @@ class OrderListHandler(AdminHandler):
     async def get(self) -> None:
         raw = self.form_values("status", "start", "end", "user", "order_id")
         filters = orders.clean_filters(raw)
-        page = await orders.list_orders(self.db, filters, page=self.page_arg())
+        try:
+            page = await orders.list_orders(self.db, filters, page=self.page_arg())
+        except PageOutOfRange as out:
+            return self.redirect_to_page(out.nearest)
         counts = await orders.status_counts(self.db)
         await self.render("admin/order_list.html", page=page, raw=raw, counts=counts,
                           status_names=orders.STATUS_NAMES, qs=lambda **kw: query_string(**{**raw, **kw}),
@@ -370,7 +380,10 @@ class UserListHandler(AdminHandler):
 
     async def get(self) -> None:
         q, role = self.arg("q")[:50], self.arg("role")
-        page = await users.list_users(self.db, q=q, role=role, page=self.page_arg())
+        try:
+            page = await users.list_users(self.db, q=q, role=role, page=self.page_arg())
+        except PageOutOfRange as out:
+            return self.redirect_to_page(out.nearest)
         await self.render("admin/user_list.html", page=page, q=q, role=role,
                           qs=lambda **kw: query_string(q=q, role=role, **kw), breadcrumbs=[("用户", None)])
 
@@ -405,6 +418,9 @@ class AuditListHandler(AdminHandler):
         if filters["entity"] not in {str(e) for e in audit.Entity}:
             filters["entity"] = ""
         # A report (what staff did), read from the read pool: the newest rows may lag by the replica's delay.
-        page = await audit.list_entries(self.reads, page=self.page_arg(), **filters)
+        try:
+            page = await audit.list_entries(self.reads, page=self.page_arg(), **filters)
+        except PageOutOfRange as out:
+            return self.redirect_to_page(out.nearest)
         await self.render("admin/audit_list.html", page=page, filters=filters, entities=audit.ENTITY_NAMES,
                           qs=lambda **kw: query_string(**{**filters, **kw}), breadcrumbs=[("操作日志", None)])

@@ -17,7 +17,6 @@ from fresh import db
 from fresh.admin import audit
 from fresh.admin.base import Form
 from fresh.admin.dashboard import BEIJING
-from fresh.admin.paging import Page, page_of
 from fresh.errors import Conflict, NotFound, Unavailable
 from fresh.orders import queries
 from fresh.orders.closing import CloseResult, close_order
@@ -31,6 +30,7 @@ from fresh.orders.status import (
     order_events,
     transition,
 )
+from fresh.paging import Page, page_of
 from fresh.payments import refunds
 from fresh.payments.pay import publish_payload
 

@@ -12,8 +12,9 @@ import redis.asyncio as aioredis
 
 from fresh import db, sessions
 from fresh.admin import audit
-from fresh.admin.paging import Page, like_pattern, page_of
+from fresh.catalog.search import like_pattern
 from fresh.errors import Conflict, NotFound
+from fresh.paging import Page, page_of
 
 
 async def list_users(pool: aiomysql.Pool, *, q: str = "", role: str = "", page: int = 1, size: int = 30) -> Page:

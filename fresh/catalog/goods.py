@@ -6,15 +6,13 @@ Only SKUs on sale count as existing for shoppers. Every query of the detail and 
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 import aiomysql
 import nh3
 
 from fresh import db
 from fresh.catalog.cache import catalog_version, local_cache, refresh_in_background, shared, spread, version_key
 from fresh.errors import NotFound
+from fresh.paging import Page, page_of
 
 SKU_COLUMNS = "s.id, s.type_id, s.goods_id, s.name, s.`desc`, s.price, s.unite, s.image, s.stock, s.sales, s.status"
 
@@ -112,38 +110,6 @@ def clean_sort(value: str | None) -> str:
     return value if value in SORTS else "default"
 
 
-@dataclass(frozen=True)
-class Page:
-    items: list[dict]
-    number: int
-    pages: int
-    total: int
-
-    @property
-    def window(self) -> list[int]:
-        """At most five page numbers around the current one."""
-        if self.pages <= 5:
-            return list(range(1, self.pages + 1))
-        first = min(max(self.number - 2, 1), self.pages - 4)
-        return list(range(first, first + 5))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.number > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.pages
-
-
-def _page_bounds(total: int, number: int, size: int) -> int:
-    """Number of pages (at least 1); a page outside them is NotFound."""
-    pages = max(1, math.ceil(total / size))
-    if number < 1 or number > pages:
-        raise NotFound("页码超出范围")
-    return pages
-
-
 def with_urls(rows: list[dict]) -> list[dict]:
     for row in rows:
         row["image_url"] = image_url(row["image"])
@@ -195,14 +161,13 @@ async def category_count(pool: aiomysql.Pool, redis, *, type_id: int, cap: int, 
 
 async def list_skus(pool: aiomysql.Pool, redis, *, type_id: int, page: int, sort: str, size: int,
                     version: str) -> Page:
-    """One page of a category's on-sale SKUs in the given order; a page out of range is NotFound.
+    """One page of a category's on-sale SKUs in the given order; PageOutOfRange for a page it does not have.
 
     No COUNT over the category per request (the bounded count is kept per catalog version) and no OFFSET beyond
     LIST_MAX_PAGES pages."""
     total = await category_count(pool, redis, type_id=type_id, cap=LIST_MAX_PAGES * size, version=version)
-    pages = _page_bounds(total, page, size)
-    items = with_urls(await db.fetchall(pool, list_sql(sort), (type_id, size, (page - 1) * size)))
-    return Page(items=items, number=page, pages=pages, total=total)
+    paging = page_of(total, page, size)
+    return paging.with_items(with_urls(await db.fetchall(pool, list_sql(sort), (type_id, size, paging.offset))))
 
 
 async def new_skus(pool: aiomysql.Pool, *, type_id: int, limit: int = 2) -> list[dict]:

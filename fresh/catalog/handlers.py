@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from urllib.parse import urlencode
 
 from fresh import sessions
 from fresh.catalog import goods, history, index, pages, search
 from fresh.catalog.cache import VERSION_KEY, catalog_version, current_version
 from fresh.errors import NotFound
+from fresh.paging import PageOutOfRange
 from fresh.web import BaseHandler
 
 
@@ -99,23 +99,22 @@ class ListHandler(CatalogHandler):
         asked = _int_path(page)
         size = self.cfg.catalog.page_size
         # Counted from the primary (kept per catalog version); list_skus() below reuses it.
-        total = await goods.category_count(self.application.db, self.redis, type_id=category["id"],
-                                           cap=goods.LIST_MAX_PAGES * size, version=version)
-        last = max(1, math.ceil(total / size))
-        if not 1 <= asked <= last:
+        await goods.category_count(self.application.db, self.redis, type_id=category["id"],
+                                   cap=goods.LIST_MAX_PAGES * size, version=version)
+        try:
+            result = await goods.list_skus(self.db, self.redis, type_id=category["id"], page=asked, sort=sort,
+                                           size=size, version=version)
+        except PageOutOfRange as out:
             # Beyond the last page (a list that shrank since the link was made): the nearest page, at its own URL.
-            nearest = min(max(asked, 1), last)
-            self.redirect(self.reverse_url("list", category["id"], nearest) + "?" + urlencode({"sort": sort}))
+            self.redirect(self.reverse_url("list", category["id"], out.nearest) + "?" + urlencode({"sort": sort}))
             return
-        result = await goods.list_skus(self.db, self.redis, type_id=category["id"], page=asked, sort=sort,
-                                       size=size, version=version)
         new = await goods.new_skus(self.db, type_id=category["id"])
         await self.render("catalog/list.html", category=category, page=result, sort=sort, new_skus=new,
                           categories=await index.category_rows(self.db))
 
 
 class SearchHandler(CatalogHandler):
-    """An empty query shows the search page with a hint; a page beyond the results is NotFound."""
+    """An empty query shows the search page with a hint; a page beyond the results redirects to the last one."""
 
     async def get(self) -> None:
         await self.page_state()
@@ -124,8 +123,13 @@ class SearchHandler(CatalogHandler):
         result = None
         if query:
             mode = await search.search_mode(self.db, self.cfg.catalog.search)
-            result = await search.search_skus(self.db, mode=mode, query=query, sort=sort,
-                                              page=self.int_arg("page") or 1, size=self.cfg.catalog.page_size)
+            try:
+                result = await search.search_skus(self.db, mode=mode, query=query, sort=sort,
+                                                  page=self.int_arg("page") or 1, size=self.cfg.catalog.page_size)
+            except PageOutOfRange as out:
+                args = {"q": query, "page": out.nearest, **({} if sort == "relevance" else {"sort": sort})}
+                self.redirect(self.reverse_url("search") + "?" + urlencode(args))
+                return
             if result is None:
                 raise NotFound("页码超出范围")
         await self.render("catalog/search.html", query=query, search_query=query, sort=sort, page=result,

@@ -26,7 +26,8 @@ import aiomysql
 from markupsafe import Markup
 
 from fresh import db
-from fresh.catalog.goods import SKU_COLUMNS, Page, with_urls
+from fresh.catalog.goods import SKU_COLUMNS, with_urls
+from fresh.paging import Page, page_of
 
 log = logging.getLogger("fresh.catalog.search")
 
@@ -246,20 +247,21 @@ async def search_skus(pool: aiomysql.Pool, *, mode: SearchMode, query: str, sort
 
     Two short queries whatever the catalog's size: the ids of the matches up to LOOKAHEAD pages past this one (the
     index sorts and limits them), then the page's rows, each with its name and description highlighted
-    (`name_html`, `desc_html`). None when there is nothing to search for or the page is beyond the results."""
+    (`name_html`, `desc_html`). None when there is nothing to search for; PageOutOfRange for a page beyond the
+    results (or MAX_PAGES), naming the last one."""
     terms = query_terms(clean_query(query))
-    if not terms or page < 1 or page > MAX_PAGES:
+    if not terms:
         return None
-    seen = min(page + LOOKAHEAD, MAX_PAGES) * size
+    # A page past MAX_PAGES looks as far as MAX_PAGES, to name the last page there is.
+    seen = min(min(max(page, 1), MAX_PAGES) + LOOKAHEAD, MAX_PAGES) * size
     async with db.cursor(pool) as cur:
         await cur.execute(ids_sql(mode, sort, len(terms)), ids_args(mode, sort, terms, seen + 1))
         ids = [row["sku_id"] for row in await cur.fetchall()]
         more = len(ids) > seen
         ids = ids[:seen]
-        pages = max(1, -(-len(ids) // size))
-        if page > pages:
-            return None
-        wanted = ids[(page - 1) * size:page * size]
+        # Every match up to `seen`: past the last page they are all of them, so the last page is the real one.
+        paging = page_of(len(ids), page, size)
+        wanted = ids[paging.offset:paging.offset + size]
         rows = {}
         if wanted:
             # status=1 again: a SKU taken off sale whose sync has not run yet still never shows.
@@ -270,7 +272,7 @@ async def search_skus(pool: aiomysql.Pool, *, mode: SearchMode, query: str, sort
     for item in items:
         item["name_html"] = highlight(item["name"], terms)
         item["desc_html"] = highlight(item["desc"], terms)
-    return Results(items=items, number=page, pages=pages, total=len(ids), more=more)
+    return Results(number=paging.number, pages=paging.pages, total=paging.total, size=size, items=items, more=more)
 
 
 # --- highlighting -------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from fresh.errors import BadRequest, DomainError, NotFound
 from fresh.orders import closing, lifecycle, place, queries
 from fresh.orders.place import CommitRes
 from fresh.orders.status import ActionRes, OrderStatus
+from fresh.paging import PageOutOfRange
 from fresh.web import BaseHandler, login_required
 
 ORDER_ID_RE = re.compile(r"^[0-9a-f]{14,64}$")
@@ -96,7 +97,11 @@ class UserOrderHandler(BaseHandler):
 
     @login_required
     async def get(self, page: str) -> None:
-        data = await queries.list_orders(self.db, user_id=self.user_id, page=int(page))
+        try:
+            data = await queries.list_orders(self.db, user_id=self.user_id, page=int(page))
+        except PageOutOfRange as out:
+            self.redirect(self.reverse_url("user_order", out.nearest))
+            return
         # After a commit without JavaScript: the order's number as the page's confirmation.
         placed = self.arg("placed")
         await self.render("orders/user_order.html", page="order",

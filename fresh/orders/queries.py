@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
-
 import aiomysql
 
 from fresh import db
 from fresh.catalog import goods
 from fresh.orders.status import ORDER_COLUMNS, PAY_METHODS, STATUS_NAMES, OrderStatus, get_order
+from fresh.paging import page_of
 
 PER_PAGE = 5
 
@@ -59,31 +58,25 @@ def _decorate(order: dict, items: list[dict]) -> dict:
 
 
 async def list_orders(pool: aiomysql.Pool, *, user_id: int, page: int, per_page: int = PER_PAGE) -> dict:
-    """One page of the user's orders, newest first, with items; the page is clamped into range."""
+    """One page of the user's orders, newest first, with items; PageOutOfRange for a page the user does not have."""
     total = (await db.fetchone(pool, "SELECT COUNT(*) AS n FROM order_info WHERE user_id=%s", (user_id,)))["n"]
-    pages = max(1, math.ceil(total / per_page))
-    page = min(max(1, page), pages)
+    paging = page_of(total, page, per_page)
     rows = await db.fetchall(
         pool,
         f"SELECT {ORDER_COLUMNS} FROM order_info"  # noqa: S608 -- ORDER_COLUMNS is a module constant
         " WHERE user_id=%s ORDER BY created_at DESC, order_id DESC LIMIT %s OFFSET %s",
-        (user_id, per_page, (page - 1) * per_page),
+        (user_id, per_page, paging.offset),
     )
     items = await _items(pool, [r["order_id"] for r in rows])
     shipments = await _shipments(pool, [r["order_id"] for r in rows if r["order_status"] >= OrderStatus.SHIPPED])
     return {
         "orders": [{**_decorate(r, items.get(r["order_id"], [])), "shipment": shipments.get(r["order_id"])}
                    for r in rows],
-        "page": page,
-        "pages": pages,
+        "page": paging.number,
+        "pages": paging.pages,
         "total": total,
-        "page_range": _window(page, pages),
+        "page_range": paging.window,
     }
-
-
-def _window(page: int, pages: int, size: int = 5) -> list[int]:
-    start = max(1, min(page - size // 2, pages - size + 1))
-    return list(range(start, min(pages, start + size - 1) + 1))
 
 
 async def order_detail(pool: aiomysql.Pool, order_id: str, *, user_id: int) -> dict:

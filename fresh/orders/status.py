@@ -31,7 +31,7 @@ class ActionRes(enum.IntEnum):
     NOT_LOGGED_IN = 0
     BAD_INPUT = 1
     NO_ORDER = 2
-    NOT_ALLOWED = 3  # not in its current status (or, for now, cannot be confirmed: try again)
+    NOT_ALLOWED = 3  # not in its current status; with 503, the payment's state is not known yet: try again
     DONE = 4
 
 

@@ -196,4 +196,7 @@ async def test_goods_list_filters_search_and_paging(staff_client: Client, pool, 
     assert "共 10 条" in (await staff_client.get("/admin/goods?stock=low")).text
     assert "共 1 条" in (await staff_client.get("/admin/goods?q=苹果07")).text
     assert "共 0 条" in (await staff_client.get("/admin/goods?q=%25_!")).text
-    assert (await staff_client.get("/admin/goods?page=999&sort=nonsense&type_id=abc")).code == 200
+    # Past the last page: the last page, the other arguments kept (nonsense ones are ignored there as here).
+    beyond = await staff_client.get("/admin/goods?page=999&sort=nonsense&type_id=abc")
+    assert (beyond.code, beyond.location) == (302, "/admin/goods?sort=nonsense&type_id=abc&page=2"), beyond
+    assert (await staff_client.get(beyond.location)).code == 200

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from fresh import db
-from fresh.catalog import goods
+from fresh.paging import Page
 from tests.helpers import add_address, create_user
 
 
@@ -76,7 +76,7 @@ async def test_list_sorts(client, fruit):
     (9, 5, [3, 4, 5, 6, 7]), (9, 8, [5, 6, 7, 8, 9]), (9, 9, [5, 6, 7, 8, 9]),
 ])
 def test_pagination_window(pages, current, window):
-    assert goods.Page(items=[], number=current, pages=pages, total=pages * 10).window == window
+    assert Page(number=current, pages=pages, total=pages * 10, size=10).window == window
 
 
 async def test_pager_shows_at_most_five_numbers(client, catalog):

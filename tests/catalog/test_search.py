@@ -177,8 +177,12 @@ async def test_search_is_paginated_without_counting_everything(client, catalog, 
     assert set(found(first.text)).isdisjoint(found(second.text))
     assert 'href="/search?q=%E6%B0%B4%E9%A5%BA&amp;page=2"' in first.text
     assert "共找到 <em>15</em> 件相关商品" in first.text
-    assert (await client.get("/search?q=%E6%B0%B4%E9%A5%BA&page=3")).code == 404
-    assert (await client.get(f"/search?q=%E6%B0%B4%E9%A5%BA&page={search.MAX_PAGES + 1}")).code == 404
+    # Past the last page (however far, the bounded range's end included): the last page, at its own URL.
+    for page in (3, search.MAX_PAGES + 1):
+        beyond = await client.get(f"/search?q=%E6%B0%B4%E9%A5%BA&page={page}")
+        assert (beyond.code, beyond.location) == (302, "/search?q=%E6%B0%B4%E9%A5%BA&page=2"), beyond
+    beyond = await client.get("/search?q=%E6%B0%B4%E9%A5%BA&page=9&sort=price")
+    assert beyond.location == "/search?q=%E6%B0%B4%E9%A5%BA&page=2&sort=price"
     priced = await client.get("/search?q=%E6%B0%B4%E9%A5%BA&sort=price")
     assert 'href="/search?q=%E6%B0%B4%E9%A5%BA&amp;page=2&amp;sort=price"' in priced.text
 
