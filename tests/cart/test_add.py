@@ -24,7 +24,7 @@ async def add(client: Client, sku_id, count, **kw):
 
 async def test_add_ok_returns_total_count(user_client, skus, redis, user):
     r = await add(user_client, skus["apple"], 2)
-    assert r.code == 200 and r.json() == {"res": 5, "message": "添加成功", "total_count": 2}
+    assert r.code == 200 and r.json() == {"res": cart.AddRes.OK, "message": "添加成功", "total_count": 2}
     r = await add(user_client, skus["berry"], 3)
     assert r.json()["total_count"] == 5
     r = await add(user_client, skus["apple"], 1)
@@ -35,25 +35,25 @@ async def test_add_ok_returns_total_count(user_client, skus, redis, user):
 
 
 @pytest.mark.parametrize("sku,count,status,res", [
-    (None, 1, 400, 1),
-    ("apple", None, 400, 1),
-    ("", "", 400, 1),
-    ("apple", "  ", 400, 1),
-    ("apple", "abc", 400, 2),
-    ("apple", "1.5", 400, 2),
-    ("apple", "1e2", 400, 2),
-    ("apple", "-1", 400, 2),
-    ("apple", "0", 400, 2),
-    ("apple", "1000", 400, 2),
-    ("apple", "99999999999999999999999", 400, 2),
-    ("apple", "٣", 400, 2),
-    ("apple", "1_0", 400, 2),
-    ("nosuch", 1, 404, 3),
-    ("abc", 1, 404, 3),
-    ("-5", 1, 404, 3),
-    ("off", 1, 404, 3),
-    ("empty", 1, 409, 4),
-    ("berry", 21, 409, 4),
+    (None, 1, 400, cart.AddRes.INCOMPLETE),
+    ("apple", None, 400, cart.AddRes.INCOMPLETE),
+    ("", "", 400, cart.AddRes.INCOMPLETE),
+    ("apple", "  ", 400, cart.AddRes.INCOMPLETE),
+    ("apple", "abc", 400, cart.AddRes.BAD_COUNT),
+    ("apple", "1.5", 400, cart.AddRes.BAD_COUNT),
+    ("apple", "1e2", 400, cart.AddRes.BAD_COUNT),
+    ("apple", "-1", 400, cart.AddRes.BAD_COUNT),
+    ("apple", "0", 400, cart.AddRes.BAD_COUNT),
+    ("apple", "1000", 400, cart.AddRes.BAD_COUNT),
+    ("apple", "99999999999999999999999", 400, cart.AddRes.BAD_COUNT),
+    ("apple", "٣", 400, cart.AddRes.BAD_COUNT),
+    ("apple", "1_0", 400, cart.AddRes.BAD_COUNT),
+    ("nosuch", 1, 404, cart.AddRes.NO_SKU),
+    ("abc", 1, 404, cart.AddRes.NO_SKU),
+    ("-5", 1, 404, cart.AddRes.NO_SKU),
+    ("off", 1, 404, cart.AddRes.NO_SKU),
+    ("empty", 1, 409, cart.AddRes.NO_STOCK),
+    ("berry", 21, 409, cart.AddRes.NO_STOCK),
 ])
 async def test_add_refusals_leave_cart_unchanged(user_client, skus, redis, user, sku, count, status, res):
     await add(user_client, skus["apple"], 1)
@@ -66,7 +66,7 @@ async def test_add_refusals_leave_cart_unchanged(user_client, skus, redis, user,
 async def test_add_beyond_stock_in_steps(user_client, skus, redis, user):
     assert (await add(user_client, skus["berry"], 15)).code == 200
     r = await add(user_client, skus["berry"], 6)
-    assert r.code == 409 and r.json()["res"] == 4 and r.json()["errmsg"] == "商品库存不足"
+    assert r.code == 409 and r.json()["res"] == cart.AddRes.NO_STOCK and r.json()["errmsg"] == "商品库存不足"
     assert (await add(user_client, skus["berry"], 5)).json()["total_count"] == 20
     assert await cart.get_cart(redis, user_id=user["id"]) == {skus["berry"]: 20}
 
@@ -77,7 +77,7 @@ async def test_add_beyond_max_count(user_client, skus, pool, redis, user):
     await db.execute(pool, "UPDATE goods_sku SET stock=5000 WHERE id=%s", (skus["apple"],))
     assert (await add(user_client, skus["apple"], 999)).code == 200
     r = await add(user_client, skus["apple"], 1)
-    assert r.code == 400 and r.json()["res"] == 2
+    assert r.code == 400 and r.json()["res"] == cart.AddRes.BAD_COUNT
     assert await cart.get_cart(redis, user_id=user["id"]) == {skus["apple"]: 999}
 
 

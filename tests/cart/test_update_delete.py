@@ -19,26 +19,26 @@ async def fill(client: Client, skus, **counts) -> None:
 async def test_update_sets_count_and_returns_total(user_client, skus, redis, user):
     await fill(user_client, skus, apple=2, berry=3)
     r = await user_client.post("/cart/update", {"sku_id": skus["apple"], "count": 7})
-    assert r.code == 200 and r.json() == {"res": 5, "message": "更新成功", "total_count": 10}
+    assert r.code == 200 and r.json() == {"res": cart.AddRes.OK, "message": "更新成功", "total_count": 10}
     r = await user_client.post("/cart/update", {"sku_id": skus["berry"], "count": 1})
     assert r.json()["total_count"] == 8
     assert await cart.get_cart(redis, user_id=user["id"]) == {skus["apple"]: 7, skus["berry"]: 1}
 
 
 @pytest.mark.parametrize("sku,count,status,res", [
-    (None, 3, 400, 1),
-    ("apple", None, 400, 1),
-    ("apple", "x", 400, 2),
-    ("apple", "-3", 400, 2),
-    ("apple", "0", 400, 2),
-    ("apple", "1000", 400, 2),
-    ("apple", "3.0", 400, 2),
-    ("apple", "123456789012345678901234567890", 400, 2),
-    ("nosuch", 3, 404, 3),
-    ("xyz", 3, 404, 3),
-    ("off", 1, 404, 3),
-    ("kiwi", 1, 404, 3),   # on sale but not in this cart: update never creates a line
-    ("berry", 21, 409, 4),
+    (None, 3, 400, cart.AddRes.INCOMPLETE),
+    ("apple", None, 400, cart.AddRes.INCOMPLETE),
+    ("apple", "x", 400, cart.AddRes.BAD_COUNT),
+    ("apple", "-3", 400, cart.AddRes.BAD_COUNT),
+    ("apple", "0", 400, cart.AddRes.BAD_COUNT),
+    ("apple", "1000", 400, cart.AddRes.BAD_COUNT),
+    ("apple", "3.0", 400, cart.AddRes.BAD_COUNT),
+    ("apple", "123456789012345678901234567890", 400, cart.AddRes.BAD_COUNT),
+    ("nosuch", 3, 404, cart.AddRes.NO_SKU),
+    ("xyz", 3, 404, cart.AddRes.NO_SKU),
+    ("off", 1, 404, cart.AddRes.NO_SKU),
+    ("kiwi", 1, 404, cart.AddRes.NO_SKU),   # on sale but not in this cart: update never creates a line
+    ("berry", 21, 409, cart.AddRes.NO_STOCK),
 ])
 async def test_update_refusals_leave_cart_unchanged(user_client, skus, redis, user, sku, count, status, res):
     await fill(user_client, skus, apple=2, berry=3)
@@ -55,17 +55,17 @@ async def test_update_refusals_leave_cart_unchanged(user_client, skus, redis, us
 async def test_delete_removes_and_returns_total(user_client, skus, redis, user):
     await fill(user_client, skus, apple=2, berry=3)
     r = await user_client.post("/cart/delete", {"sku_id": skus["apple"]})
-    assert r.code == 200 and r.json() == {"res": 3, "message": "删除成功", "total_count": 3}
+    assert r.code == 200 and r.json() == {"res": cart.DeleteRes.OK, "message": "删除成功", "total_count": 3}
     r = await user_client.post("/cart/delete", {"sku_id": skus["apple"]})
-    assert r.code == 404 and r.json()["res"] == 2 and r.json()["total_count"] == 3
+    assert r.code == 404 and r.json()["res"] == cart.DeleteRes.NO_SKU and r.json()["total_count"] == 3
     r = await user_client.post("/cart/delete", {"sku_id": skus["berry"]})
     assert r.json()["total_count"] == 0
     assert await cart.get_cart(redis, user_id=user["id"]) == {}
 
 
 @pytest.mark.parametrize("sku_id,status,res", [
-    (None, 400, 1), ("", 400, 1), ("abc", 400, 1), ("-1", 400, 1), ("0", 400, 1), ("1.5", 400, 1),
-    ("99999999999999999999", 400, 1), ("999999", 404, 2),
+    *[(bad, 400, cart.DeleteRes.BAD_ID) for bad in (None, "", "abc", "-1", "0", "1.5", "99999999999999999999")],
+    ("999999", 404, cart.DeleteRes.NO_SKU),
 ])
 async def test_delete_refusals_leave_cart_unchanged(user_client, skus, redis, user, sku_id, status, res):
     await fill(user_client, skus, apple=2)
@@ -93,9 +93,9 @@ async def test_no_xsrf_is_403_and_nothing_changes(user_client, skus, redis, user
 
 async def test_guest_without_session_has_nothing_to_change(client, skus, redis):
     r = await client.post("/cart/update", {"sku_id": skus["apple"], "count": 2})
-    assert r.code == 404 and r.json()["res"] == 3
+    assert r.code == 404 and r.json()["res"] == cart.AddRes.NO_SKU
     r = await client.post("/cart/delete", {"sku_id": skus["apple"]})
-    assert r.code == 404 and r.json()["res"] == 2
+    assert r.code == 404 and r.json()["res"] == cart.DeleteRes.NO_SKU
     assert "sid" not in client.cookies and await redis.dbsize() == 0
 
 

@@ -8,6 +8,7 @@ import re
 import time
 
 from fresh import db
+from fresh.cart.cart import AddRes
 from fresh.catalog.cache import invalidate_catalog
 from tests.fixtures.payments import next_status, open_socket, signed_notify
 from tests.helpers import Client, create_user
@@ -29,7 +30,7 @@ async def test_login_and_cart_made_on_one_instance_hold_on_the_other(deployment,
     a, b = Client(deployment.app_url(0)), Client(deployment.app_url(1))
     await a.login("across_01")
     r = await a.post("/cart/add", {"sku_id": str(sku), "count": "3"}, ajax=True)
-    assert r.code == 200 and r.json()["res"] == 5, r
+    assert r.code == 200 and r.json()["res"] == AddRes.OK, r
     b.cookies, b.xsrf = dict(a.cookies), a.xsrf  # the same browser, now on the other instance
     r = await b.get("/user")
     assert r.code == 200 and "across_01" in r.text

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from fresh import db
 from fresh.cart.cart import cart_key
+from fresh.orders.place import CommitRes
 from tests.faults.conftest import FAULTS_DB, wait_until
 from tests.helpers import Client, add_address, create_user
 
@@ -93,7 +94,7 @@ async def test_connection_killed_mid_order_leaves_no_partial_order(private_maria
     assert await shop.redis.hget(cart_key(user_id), str(sku)) == "3"
     # The same order goes through once asked again.
     again = await client.post("/order/commit", form, ajax=True)
-    assert again.code == 200 and again.json()["res"] == 5, again
+    assert again.code == 200 and again.json()["res"] == CommitRes.CREATED, again
     assert (await db.fetchone(faults_db, "SELECT stock FROM goods_sku WHERE id=%s", (sku,)))["stock"] == 7
 
 

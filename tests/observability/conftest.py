@@ -11,6 +11,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from fresh import db, logs
+from fresh.cart.cart import AddRes
 from fresh.payments.pay import PayRes
 from tests.fixtures.payments import Buyer
 
@@ -84,7 +85,7 @@ def json_lines(lines: list[str]) -> list[dict]:
 async def place_order(client, buyer: dict, sku: int, *, count: int = 2, headers: dict | None = None):
     """Add `count` of `sku` to the cart over HTTP and commit it (Alipay); the commit's response."""
     added = await client.post("/cart/add", {"sku_id": str(sku), "count": str(count)}, ajax=True)
-    assert added.code == 200 and added.json()["res"] == 5, added
+    assert added.code == 200 and added.json()["res"] == AddRes.OK, added
     return await client.post("/order/commit", {"addr_id": str(buyer["addr_id"]), "pay_method": "3",
                                                "sku_ids": str(sku), "idem_key": secrets.token_hex(8)},
                              ajax=True, headers=headers)

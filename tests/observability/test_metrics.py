@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fresh.orders.place import CommitRes
 from fresh.web import make_app
 from tests.conftest import make_settings
 from tests.fixtures.payments import next_status, open_socket
@@ -32,7 +33,7 @@ async def test_one_order_and_one_payment_move_the_metrics_by_exactly_that(base_u
     before = await scrape(client)
 
     r = await place_order(client, buyer, sku)
-    assert r.code == 200 and r.json()["res"] == 5, r
+    assert r.code == 200 and r.json()["res"] == CommitRes.CREATED, r
     order_id = r.json()["order_id"]
     ws = await open_socket(base_url, client, order_id)
     assert (await next_status(ws))["status"] == 1
@@ -79,10 +80,10 @@ async def test_refused_commits_are_counted_by_res_code(base_url, catalog, make_b
     before = await scrape(client)
     r = await client.post("/order/commit", {"addr_id": str(buyer["addr_id"]), "pay_method": "9",
                                             "sku_ids": str(sku)}, ajax=True)
-    assert r.code == 400 and r.json()["res"] == 2
+    assert r.code == 400 and r.json()["res"] == CommitRes.BAD_PAY_METHOD
     r = await client.post("/order/commit", {"addr_id": str(buyer["addr_id"]), "pay_method": "3",
                                             "sku_ids": str(sku)}, ajax=True)
-    assert r.code == 404 and r.json()["res"] == 4  # not in the cart
+    assert r.code == 404 and r.json()["res"] == CommitRes.NO_SUCH_SKU  # not in the cart
     r = await client.post("/order/commit", {"addr_id": "1", "pay_method": "3", "sku_ids": str(sku)}, ajax=True,
                           xsrf=False)
     assert r.code == 403

@@ -9,6 +9,7 @@ import pytest
 
 from fresh import db
 from fresh.cart.cart import cart_key
+from fresh.orders.place import CommitRes
 from tests.fixtures.orders import commit_form, sku_row
 from tests.helpers import add_address, count, create_user
 
@@ -25,7 +26,7 @@ async def test_commit_creates_order_with_db_prices(pool, redis, base_url, catalo
     r = await buyer["client"].post("/order/commit", commit_form(buyer, [b, a], idem_key="k" * 16), ajax=True)
     assert r.code == 200, r
     body = r.json()
-    assert body["res"] == 5
+    assert body["res"] == CommitRes.CREATED
     order_id = body["order_id"]
     assert order_id.startswith(tuple("20")) and str(buyer["id"]) in order_id and len(order_id) >= 14 + 16
     order = await db.fetchone(pool, "SELECT * FROM order_info WHERE order_id=%s", (order_id,))
@@ -52,7 +53,7 @@ async def test_same_idem_key_twice_returns_first_order(pool, base_url, catalog, 
     form = commit_form(buyer, [a], idem_key="same-key-123456")
     first = await buyer["client"].post("/order/commit", form, ajax=True)
     second = await buyer["client"].post("/order/commit", form, ajax=True)
-    assert first.json()["res"] == 5 and second.json()["res"] == 5
+    assert first.json()["res"] == CommitRes.CREATED and second.json()["res"] == CommitRes.CREATED
     assert first.json()["order_id"] == second.json()["order_id"]
     assert await count(pool, "order_info") == 1
     assert (await sku_row(pool, a))["stock"] == 4
@@ -74,9 +75,11 @@ async def test_racing_commits_with_one_idem_key_make_one_order(pool, redis, base
 async def test_without_idem_key_each_commit_is_an_order(pool, redis, base_url, catalog, make_buyer):
     a = await catalog(stock=5)
     buyer = await make_buyer("alice_01", {a: 1}, base_url)
-    assert (await buyer["client"].post("/order/commit", commit_form(buyer, [a]), ajax=True)).json()["res"] == 5
+    created = await buyer["client"].post("/order/commit", commit_form(buyer, [a]), ajax=True)
+    assert created.json()["res"] == CommitRes.CREATED
     await redis.hset(cart_key(buyer["id"]), str(a), "1")
-    assert (await buyer["client"].post("/order/commit", commit_form(buyer, [a]), ajax=True)).json()["res"] == 5
+    created = await buyer["client"].post("/order/commit", commit_form(buyer, [a]), ajax=True)
+    assert created.json()["res"] == CommitRes.CREATED
     assert await count(pool, "order_info") == 2
 
 
@@ -85,40 +88,40 @@ async def test_repeated_sku_ids_fields_are_accepted(pool, base_url, catalog, mak
     buyer = await make_buyer("alice_01", {a: 1, b: 2}, base_url)
     form = [("addr_id", str(buyer["addr_id"])), ("pay_method", "1"), ("sku_ids", str(a)), ("sku_ids", str(b))]
     r = await buyer["client"].post("/order/commit", form, ajax=True)
-    assert r.json()["res"] == 5
+    assert r.json()["res"] == CommitRes.CREATED
     assert await count(pool, "order_goods") == 2
 
 
 async def test_not_logged_in_is_401(pool, client, catalog):
     a = await catalog()
     r = await client.post("/order/commit", {"addr_id": "1", "pay_method": "1", "sku_ids": str(a)}, ajax=True)
-    assert r.code == 401 and r.json()["res"] == 0
+    assert r.code == 401 and r.json()["res"] == CommitRes.NOT_LOGGED_IN
     assert await nothing_stored(pool)
 
 
 BAD_INPUTS = [
     # (name, form changes, expected res, expected HTTP status)
-    ("missing addr", {"addr_id": None}, 1, 400),
-    ("missing pay_method", {"pay_method": None}, 1, 400),
-    ("missing sku_ids", {"sku_ids": None}, 1, 400),
-    ("empty sku_ids", {"sku_ids": " , "}, 1, 400),
-    ("pay_method 0", {"pay_method": "0"}, 2, 400),
-    ("pay_method 5", {"pay_method": "5"}, 2, 400),
-    ("pay_method text", {"pay_method": "alipay"}, 2, 400),
-    ("pay_method float", {"pay_method": "1.0"}, 2, 400),
-    ("addr text", {"addr_id": "abc"}, 3, 400),
-    ("addr huge", {"addr_id": "99999999999999999999999"}, 3, 400),
-    ("addr unknown", {"addr_id": "999999"}, 3, 400),
-    ("addr negative", {"addr_id": "-1"}, 3, 400),
-    ("other's addr", {"addr_id": "OTHER"}, 3, 400),
-    ("sku unknown", {"sku_ids": "999999"}, 4, 404),
-    ("sku text", {"sku_ids": "abc"}, 4, 404),
-    ("sku huge", {"sku_ids": "123456789012345678901234567890"}, 4, 404),
-    ("sku negative", {"sku_ids": "-3"}, 4, 404),
-    ("sku off sale", {"sku_ids": "OFF"}, 4, 404),
-    ("sku not in cart", {"sku_ids": "NOTINCART"}, 4, 404),
-    ("bad idem_key", {"idem_key": "<script>"}, 1, 400),
-    ("too many skus", {"sku_ids": ",".join(str(i) for i in range(1, 60))}, 1, 400),
+    ("missing addr", {"addr_id": None}, CommitRes.INCOMPLETE, 400),
+    ("missing pay_method", {"pay_method": None}, CommitRes.INCOMPLETE, 400),
+    ("missing sku_ids", {"sku_ids": None}, CommitRes.INCOMPLETE, 400),
+    ("empty sku_ids", {"sku_ids": " , "}, CommitRes.INCOMPLETE, 400),
+    ("pay_method 0", {"pay_method": "0"}, CommitRes.BAD_PAY_METHOD, 400),
+    ("pay_method 5", {"pay_method": "5"}, CommitRes.BAD_PAY_METHOD, 400),
+    ("pay_method text", {"pay_method": "alipay"}, CommitRes.BAD_PAY_METHOD, 400),
+    ("pay_method float", {"pay_method": "1.0"}, CommitRes.BAD_PAY_METHOD, 400),
+    ("addr text", {"addr_id": "abc"}, CommitRes.BAD_ADDRESS, 400),
+    ("addr huge", {"addr_id": "99999999999999999999999"}, CommitRes.BAD_ADDRESS, 400),
+    ("addr unknown", {"addr_id": "999999"}, CommitRes.BAD_ADDRESS, 400),
+    ("addr negative", {"addr_id": "-1"}, CommitRes.BAD_ADDRESS, 400),
+    ("other's addr", {"addr_id": "OTHER"}, CommitRes.BAD_ADDRESS, 400),
+    ("sku unknown", {"sku_ids": "999999"}, CommitRes.NO_SUCH_SKU, 404),
+    ("sku text", {"sku_ids": "abc"}, CommitRes.NO_SUCH_SKU, 404),
+    ("sku huge", {"sku_ids": "123456789012345678901234567890"}, CommitRes.NO_SUCH_SKU, 404),
+    ("sku negative", {"sku_ids": "-3"}, CommitRes.NO_SUCH_SKU, 404),
+    ("sku off sale", {"sku_ids": "OFF"}, CommitRes.NO_SUCH_SKU, 404),
+    ("sku not in cart", {"sku_ids": "NOTINCART"}, CommitRes.NO_SUCH_SKU, 404),
+    ("bad idem_key", {"idem_key": "<script>"}, CommitRes.INCOMPLETE, 400),
+    ("too many skus", {"sku_ids": ",".join(str(i) for i in range(1, 60))}, CommitRes.INCOMPLETE, 400),
 ]
 
 
@@ -151,7 +154,7 @@ async def test_out_of_stock_names_the_sku(pool, base_url, catalog, make_buyer):
     buyer = await make_buyer("alice_01", {a: 2, b: 3}, base_url)
     r = await buyer["client"].post("/order/commit", commit_form(buyer, [a, b]), ajax=True)
     assert r.code == 409
-    assert r.json()["res"] == 6 and "荔枝" in r.json()["errmsg"] and r.json()["sku_id"] == b
+    assert r.json()["res"] == CommitRes.NO_STOCK and "荔枝" in r.json()["errmsg"] and r.json()["sku_id"] == b
     assert await nothing_stored(pool)
     assert (await sku_row(pool, a))["stock"] == 5 and (await sku_row(pool, b))["stock"] == 1
 

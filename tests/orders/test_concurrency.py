@@ -7,6 +7,7 @@ from collections import Counter
 
 from fresh import db
 from fresh.cart.cart import cart_key
+from fresh.orders.place import CommitRes
 from tests.fixtures.orders import commit_form, make_buyers, sku_row
 from tests.helpers import count
 
@@ -42,10 +43,10 @@ async def test_crossed_orders_never_deadlock(pool, redis, shop, catalog, make_bu
             [one["client"].post("/order/commit", commit_form(one, [a, b]), ajax=True) for _ in range(3)]
             + [two["client"].post("/order/commit", commit_form(two, [b, a]), ajax=True) for _ in range(3)]
         ))
-        # The first commit of each buyer empties their cart; later ones may answer "not in the cart" (res 4),
+        # The first commit of each buyer empties their cart; later ones may answer "not in the cart" (NO_SUCH_SKU),
         # never a deadlock or failure.
-        assert all(r.json()["res"] in (4, 5) for r in replies), replies
-        assert sum(r.json()["res"] == 5 for r in replies) >= 2
+        assert all(r.json()["res"] in (CommitRes.NO_SUCH_SKU, CommitRes.CREATED) for r in replies), replies
+        assert sum(r.json()["res"] == CommitRes.CREATED for r in replies) >= 2
     orders = await count(pool, "order_info")
     assert await count(pool, "order_goods") == 2 * orders
     assert (await sku_row(pool, a))["stock"] == 1000 - orders == (await sku_row(pool, b))["stock"]
@@ -61,7 +62,7 @@ async def test_crossed_orders_from_many_buyers(pool, shop, catalog, make_buyer):
     replies = await asyncio.gather(*(
         x["client"].post("/order/commit", commit_form(x, orders[i % 3]), ajax=True) for i, x in enumerate(buyers)
     ))
-    assert [r.json()["res"] for r in replies] == [5] * 30, [r for r in replies if r.code != 200]
+    assert [r.json()["res"] for r in replies] == [CommitRes.CREATED] * 30, [r for r in replies if r.code != 200]
     assert [(await sku_row(pool, s))["stock"] for s in (a, b, c)] == [470, 440, 410]
 
 
@@ -71,7 +72,7 @@ async def test_last_sku_lacking_stock_leaves_nothing(pool, shop, catalog, make_b
     last = await catalog("最后", stock=1)
     buyer = await make_buyer("alice_01", {**{s: 2 for s in skus}, last: 2}, base_url)
     r = await buyer["client"].post("/order/commit", commit_form(buyer, [*skus, last]), ajax=True)
-    assert (r.code, r.json()["res"], r.json()["sku_id"]) == (409, 6, last)
+    assert (r.code, r.json()["res"], r.json()["sku_id"]) == (409, CommitRes.NO_STOCK, last)
     assert await count(pool, "order_info") == 0 and await count(pool, "order_goods") == 0
     assert await count(pool, "order_events") == 0
     assert [(await sku_row(pool, s))["stock"] for s in skus] == [5, 5, 5]
@@ -111,13 +112,13 @@ async def test_connection_killed_mid_transaction(pool, shop, catalog, make_buyer
             await db.execute(pool, "KILL %s", (victim,))
             r = await request
             await holder.rollback()
-    assert r.code == 503 and r.json()["res"] == 7, r
+    assert r.code == 503 and r.json()["res"] == CommitRes.FAILED, r
     assert await count(pool, "order_info") == 0 and await count(pool, "order_goods") == 0
     assert await count(pool, "order_events") == 0
     assert (await sku_row(pool, free))["stock"] == 5 and (await sku_row(pool, locked))["stock"] == 5
     # The pool recovers: the next order goes through.
     r = await buyer["client"].post("/order/commit", commit_form(buyer, [free, locked]), ajax=True)
-    assert r.json()["res"] == 5
+    assert r.json()["res"] == CommitRes.CREATED
 
 
 async def test_double_commit_with_one_idem_key(pool, shop, catalog, make_buyer):
@@ -126,7 +127,7 @@ async def test_double_commit_with_one_idem_key(pool, shop, catalog, make_buyer):
     buyer = await make_buyer("alice_01", {sku: 1}, base_url)
     form = commit_form(buyer, [sku], idem_key="double-click-0001")
     replies = await asyncio.gather(*(buyer["client"].post("/order/commit", form, ajax=True) for _ in range(10)))
-    assert {(r.code, r.json()["res"]) for r in replies} == {(200, 5)}
+    assert {(r.code, r.json()["res"]) for r in replies} == {(200, CommitRes.CREATED)}
     assert len({r.json()["order_id"] for r in replies}) == 1
     assert await count(pool, "order_info") == 1
     assert (await sku_row(pool, sku))["stock"] == 2
@@ -138,7 +139,7 @@ async def test_refusal_names_the_short_sku_not_one_this_order_took(pool, shop, c
     short = await catalog("不够", stock=1)
     buyer = await make_buyer("alice_01", {exact: 2, short: 3}, base_url)
     r = await buyer["client"].post("/order/commit", commit_form(buyer, [exact, short]), ajax=True)
-    assert (r.code, r.json()["res"], r.json()["sku_id"]) == (409, 6, short)
+    assert (r.code, r.json()["res"], r.json()["sku_id"]) == (409, CommitRes.NO_STOCK, short)
     assert (await sku_row(pool, exact))["stock"] == 2 and (await sku_row(pool, short))["stock"] == 1
 
 
@@ -153,8 +154,8 @@ async def test_order_taking_all_of_one_sku_while_others_race_for_another(pool, s
         buyer["client"].post("/order/commit", commit_form(buyer, [exact, busy]), ajax=True),
         *(b["client"].post("/order/commit", commit_form(b, [busy]), ajax=True) for b in others),
     )
-    assert all(r.json()["res"] in (5, 7) for r in replies), [r.json() for r in replies]
+    assert all(r.json()["res"] in (CommitRes.CREATED, CommitRes.FAILED) for r in replies), [r.json() for r in replies]
     mine = replies[0].json()
-    assert mine["res"] == 5 or (mine["res"] == 7 and "sku_id" not in mine), mine
+    assert mine["res"] == CommitRes.CREATED or (mine["res"] == CommitRes.FAILED and "sku_id" not in mine), mine
     row = await sku_row(pool, exact)
     assert row["stock"] + row["sales"] == 2 and row["stock"] in (0, 2)
