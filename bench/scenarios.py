@@ -31,7 +31,8 @@ def route_exists(path: str) -> bool:
         for rule in getattr(package, "ROUTES", []):
             regex = getattr(rule, "regex", None)
             if regex is None:
-                regex = re.compile(rule[0] + "$")
+                # A tuple (pattern, handler...) or a fresh.hooks.Redirect (its .pattern).
+                regex = re.compile((rule.pattern if hasattr(rule, "pattern") else rule[0]) + "$")
             if regex.match(path):
                 return True
     return False
