@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 log = logging.getLogger("fresh.drain")
 GOING_AWAY = 1001
@@ -37,9 +36,9 @@ async def drain(app, servers, *, timeout: float) -> bool:
         server.conn_params.no_keep_alive = True
     for socket in list(app.websockets):
         socket.close(GOING_AWAY, "going away")
-    deadline = time.monotonic() + timeout
+    deadline = app.clock() + timeout
     while True:
-        now = time.monotonic()
+        now = app.clock()
         busy = len(app.in_flight) + len(app.websockets)
         if not busy and now - app.last_request_at >= QUIET_SECONDS:
             return True

@@ -123,6 +123,8 @@ class Application(tornado.web.Application):
         self.in_flight: weakref.WeakSet[BaseHandler] = weakref.WeakSet()
         self.websockets: weakref.WeakSet[tornado.websocket.WebSocketHandler] = weakref.WeakSet()
         self.last_request_at = 0.0
+        # The monotonic clock of the drain's quiet period and deadline (tests put one they move in its place).
+        self.clock: Callable[[], float] = time.monotonic
         self.jinja.globals["current_year"] = lambda: datetime.date.today().year
         super().__init__(routes, **tornado_settings)
         self.route_names = _route_names(self)
@@ -380,7 +382,7 @@ class BaseHandler(tornado.web.RequestHandler):
         self.log_context = logs.LogContext(self.request_id, route_name(self))
         if not isinstance(self, tornado.websocket.WebSocketHandler):
             self.application.in_flight.add(self)
-            self.application.last_request_at = time.monotonic()
+            self.application.last_request_at = self.application.clock()
 
     def on_finish(self) -> None:
         self.application.in_flight.discard(self)

@@ -1,4 +1,5 @@
-"""A clock tests move by hand, for the caches whose entries expire (fresh.catalog.cache.use_clock)."""
+"""A clock tests move by hand, for whatever takes one: the caches whose entries expire (fresh.catalog.cache.use_clock),
+the replica's retry (fresh.replica.open_reads), the drain's quiet period and deadline (Application.clock)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from fresh.redis_client import Lane, create_lane
-from tests.helpers import free_port
+from tests.helpers import free_port, wait_until
 
 ECHO_LUA = "return {KEYS[1], ARGV[1] + 0}"
 
@@ -62,7 +62,12 @@ async def test_script_survives_a_script_flush(lane, redis):
 async def test_killed_connection_fails_its_callers_then_reconnects(lane, redis):
     client_id = await lane.execute("CLIENT", "ID")
     blocked = asyncio.ensure_future(lane.execute("BLPOP", "lane:never", 5))
-    await asyncio.sleep(0.1)
+
+    async def waiting_in_blpop() -> bool:
+        [info] = await redis.client_list(client_id=[client_id])
+        return info["cmd"] == "blpop"
+
+    await wait_until(waiting_in_blpop, timeout=5)  # the command reached the server: it is killed mid-call
     await redis.execute_command("CLIENT", "KILL", "ID", client_id)
     with pytest.raises(RedisConnectionError):
         await blocked

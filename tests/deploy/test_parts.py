@@ -16,6 +16,7 @@ from fresh import db, deploy, drain, proxy
 from fresh.catalog.cache import invalidate_catalog
 from fresh.catalog.static_index import _keys, refresh_static_index
 from fresh.web import BaseHandler, listen_live, make_app, server_options
+from tests.clock import ManualClock
 from tests.conftest import make_settings
 from tests.fixtures.orders import commit_form
 from tests.fixtures.payments import next_status, open_socket
@@ -131,9 +132,23 @@ class SlowHandler(BaseHandler):
         self.finish("done")
 
 
+async def polls() -> None:
+    """Long enough for the drain to look at the clock a few times (it polls; the test's clock is what moves)."""
+    await asyncio.sleep(3 * drain.POLL_SECONDS)
+
+
+async def start_slow(app, base: str) -> asyncio.Future:
+    """A request to /slow, once it is in flight."""
+    slow = asyncio.ensure_future(AsyncHTTPClient().fetch(f"{base}/slow", request_timeout=30))
+    while not app.in_flight:  # noqa: ASYNC110  (a set the app fills)
+        await asyncio.sleep(0.01)
+    return slow
+
+
 async def test_drain_finishes_requests_and_sends_sockets_away(settings, pool, redis, catalog, make_buyer):
     shop = serve(settings, pool, redis)
     app, server, port, base = shop.app, shop.server, shop.port, shop.url
+    app.clock = clock = ManualClock()
     SlowHandler.release = asyncio.Event()
     app.add_handlers(r".*", [tornado.web.url(r"/slow", SlowHandler)])
     try:
@@ -147,9 +162,7 @@ async def test_drain_finishes_requests_and_sends_sockets_away(settings, pool, re
         first = await reader.readuntil(b"\r\n\r\n")
         assert b"Connection: close" not in first
         await reader.readexactly(int(re.search(rb"Content-Length: (\d+)", first).group(1)))
-        slow = asyncio.ensure_future(AsyncHTTPClient().fetch(f"{base}/slow", request_timeout=30))
-        while not app.in_flight:  # noqa: ASYNC110  (a set the app fills)
-            await asyncio.sleep(0.01)
+        slow = await start_slow(app, base)
 
         draining = asyncio.ensure_future(drain.drain(app, [server], timeout=10))
         assert await asyncio.wait_for(ws.read_message(), 5) is None and ws.close_code == drain.GOING_AWAY
@@ -161,12 +174,35 @@ async def test_drain_finishes_requests_and_sends_sockets_away(settings, pool, re
         rest = await asyncio.wait_for(reader.read(), 5)
         assert rest.startswith(b"HTTP/1.1 200") and b"Connection: close" in rest
         writer.close()
-        await asyncio.sleep(0.5)
-        assert not draining.done()  # /slow is still in flight
+        clock.advance(5 * drain.QUIET_SECONDS)  # quiet long enough, but /slow is still in flight
+        await polls()
+        assert not draining.done()
         SlowHandler.release.set()
         assert (await slow).body == b"done"
         assert await asyncio.wait_for(draining, 10) is True
         assert app.draining
+    finally:
+        SlowHandler.release.set()
+        await shop.close()
+
+
+async def test_drain_gives_up_at_its_deadline(settings, pool, redis):
+    shop = serve(settings, pool, redis)
+    app = shop.app
+    app.clock = clock = ManualClock()
+    SlowHandler.release = asyncio.Event()
+    app.add_handlers(r".*", [tornado.web.url(r"/slow", SlowHandler)])
+    try:
+        slow = await start_slow(app, shop.url)
+        draining = asyncio.ensure_future(drain.drain(app, [shop.server], timeout=10))
+        await asyncio.sleep(0)  # the drain starts, and takes its deadline from the clock
+        clock.advance(9.5)
+        await polls()
+        assert not draining.done()
+        clock.advance(0.5)
+        assert await asyncio.wait_for(draining, 5) is False  # /slow never finished: the caller closes what is left
+        SlowHandler.release.set()
+        assert (await slow).body == b"done"  # its connection was still open
     finally:
         SlowHandler.release.set()
         await shop.close()

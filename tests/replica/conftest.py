@@ -17,6 +17,7 @@ from fresh import db, migrate, replica
 from fresh.catalog.cache import forget_local
 from fresh.redis_client import create_redis
 from fresh.web import make_app, server_options
+from tests.clock import ManualClock
 from tests.conftest import make_settings
 from tests.helpers import AppServer
 from tests.private_mariadb import PrivateMariaDB
@@ -95,14 +96,6 @@ class Shop:
         self.base_url, self.clock = base_url, clock
 
 
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture(scope="module")
 async def replica_shop(mariadb_pair, tmp_path_factory):
     server = AppServer()
@@ -117,7 +110,7 @@ async def replica_shop(mariadb_pair, tmp_path_factory):
     pool = await db.create_pool(cfg.db)
     await migrate.migrate(pool)
     await asyncio.to_thread(mariadb_pair.sync)
-    clock = Clock()
+    clock = ManualClock()
     reads = await replica.open_reads(cfg.db, pool, clock=clock)
     redis = create_redis(cfg.redis)
     app = make_app(cfg, pool=pool, redis=redis, reads=reads)

@@ -178,7 +178,7 @@ async def test_a_stopped_replica_leaves_the_shop_on_the_primary_until_it_is_back
     await asyncio.to_thread(forget_queries, mariadb_pair.primary, mariadb_pair.replica)
     assert (await client.get(list_page + "?sort=hot")).code == 200
     assert not having(await asyncio.to_thread(shop_queries, mariadb_pair.replica), LIST_ROWS)
-    shop.clock.now += shop.cfg.db.replica_retry
+    shop.clock.advance(shop.cfg.db.replica_retry)
     for sort in ("new", "default"):
         assert (await client.get(f"{list_page}?sort={sort}")).code == 200
     on_primary, on_replica = await queries_of(mariadb_pair)
