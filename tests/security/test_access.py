@@ -12,6 +12,7 @@ from tornado.websocket import websocket_connect
 
 from fresh import db
 from fresh.cart.cart import cart_key
+from fresh.payments.handlers import WS_FORBIDDEN, WS_NOT_LOGGED_IN
 from fresh.web import XSRF_MESSAGE
 from tests.security.conftest import A_ADDR, A_MARK
 from tests.security.hostile import assert_answered, encode, message
@@ -103,7 +104,8 @@ async def test_order_socket_only_for_its_owner(world, base_url, tally):
         if who == "a":
             assert message is not None and '"status"' in message
         else:
-            assert message is None and ws.close_code is not None and ws.close_code >= 4000, (who, message)
+            expected = WS_NOT_LOGGED_IN if who == "anon" else WS_FORBIDDEN  # staff too: a shopper's own page
+            assert message is None and ws.close_code == expected, (who, message, ws.close_code)
         ws.close()
 
 
