@@ -59,8 +59,9 @@ logs: | $(BIN)/python
 
 ## Several machines rehearsed on this one (root): network-namespace hosts lb (nginx), app1 and app2 (2 processes
 ## each), db1 (MariaDB primary, Redis primary, Sentinel), db2 (their replicas, Sentinel) and a third Sentinel, with
-## the configs `make up` renders. Files and logs in var/cluster/<host>/. README: "Several machines".
-cluster-up: $(VENV)/.run-deps nginx
+## the configs `make up` renders. Files and logs in var/cluster/<host>/. README: "Several machines". `services`
+## installs MariaDB and Redis where missing (the hosts run their binaries).
+cluster-up: $(VENV)/.run-deps services nginx
 	@$(BIN)/python -m fresh.cluster up
 
 cluster-down: | $(BIN)/python
