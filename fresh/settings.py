@@ -70,8 +70,9 @@ class DBSettings:
     pool_min: int = 1
     pool_max: int = 20
     # The sibling pool of connections that accept several statements per packet, for batched transactions only
-    # (fresh/db.py): order commits and payments. Opened as needed, up to this many.
-    batch_pool_max: int = 10
+    # (fresh/db.py): order commits and payments. Opened as needed, up to this many (as many as the one pool gave
+    # the order commit before the split: at 10 its hot-SKU rate fell, BENCHMARKS.md).
+    batch_pool_max: int = 20
     connect_timeout: float = 5.0
     # Server-side limit for one statement (MariaDB max_statement_time), and for waiting on a row lock.
     statement_timeout: float = 10.0
