@@ -33,8 +33,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,14 +142,6 @@ def wait_until(what: str, check: Callable[[], bool], *, timeout: float = 60, log
             hint = f"; see {log}" if log else ""
             raise ClusterError(f"{what}: not after {timeout:.0f}s{hint}")
         time.sleep(0.2)
-
-
-def answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
 
 
 def _used_networks() -> list[ipaddress.IPv4Network]:
@@ -563,9 +553,9 @@ def shop_up(c: Cluster, extra: dict | None = None) -> None:
         deploy.start(layouts[host], env=env, on=c.on(host))
     for host in APP_HOSTS:
         for port in APP_PORTS:
-            wait_until(f"app {host}:{port}", lambda h=host, p=port: answers(f"http://{c.addr(h)}:{p}/readyz"),
+            wait_until(f"app {host}:{port}", lambda h=host, p=port: deploy.answers(f"http://{c.addr(h)}:{p}/readyz"),
                        timeout=120, log=c.dir(host) / "log")
-    wait_until("nginx on lb", lambda: answers(f"{c.url}healthz"), timeout=60, log=c.dir("lb") / "log")
+    wait_until("nginx on lb", lambda: deploy.answers(f"{c.url}healthz"), timeout=60, log=c.dir("lb") / "log")
 
 
 def up(var: Path, *, extra: dict | None = None) -> Cluster:
@@ -615,7 +605,8 @@ def main(argv=None) -> None:
             if c is None:
                 print("not running")
                 return
-            print(f"{c.prefix} {c.subnet}; shop at {c.url}: {'answers' if answers(c.url + 'healthz') else 'DOWN'}")
+            state = "answers" if deploy.answers(c.url + "healthz") else "DOWN"
+            print(f"{c.prefix} {c.subnet}; shop at {c.url}: {state}")
             print(f"Redis primary (Sentinel): {redis_primary(c)}")
     except (ClusterError, deploy.DeployError) as exc:
         sys.exit(f"error: {exc}")

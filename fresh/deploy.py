@@ -269,7 +269,8 @@ def start(layout: Layout, *, env: dict | None = None, on: tuple[str, ...] = ()) 
     return pid
 
 
-def _answers(url: str) -> bool:
+def answers(url: str) -> bool:
+    """Whether `url` answers 200 within 2 s."""
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
             return response.status == 200
@@ -283,7 +284,7 @@ def wait_ready(layout: Layout, *, timeout: float = 60.0) -> None:
     for group in ([f"http://127.0.0.1:{port}/readyz" for port in layout.app_ports],
                   [f"http://127.0.0.1:{layout.public_port}/healthz"]):
         while group:
-            group = [url for url in group if not _answers(url)]
+            group = [url for url in group if not answers(url)]
             if not group:
                 break
             if time.monotonic() > deadline:

@@ -12,7 +12,7 @@ import re
 import signal
 import time
 
-from fresh import cluster, db
+from fresh import cluster, db, deploy
 from fresh.orders.place import CommitRes
 from fresh.payments.pay import PayRes
 from tests.cluster.conftest import body, make_shopper, make_sku, read_from, shop_pool, wait_for
@@ -170,7 +170,7 @@ async def test_an_app_host_cut_off_under_load_loses_no_committed_order(rehearsal
             cluster.set_link(c, "app1", up=True)
         for port in cluster.APP_PORTS:
             await wait_for(f"app1:{port} back", lambda p=port: asyncio.to_thread(
-                cluster.answers, f"{rehearsal.app_url('app1', p)}/readyz"), timeout=60)
+                deploy.answers, f"{rehearsal.app_url('app1', p)}/readyz"), timeout=60)
         await asyncio.sleep(2)
     finally:
         stop.set()

@@ -60,7 +60,7 @@ class Deployment:
             status = self.ctl("status", self.program(index))
             if "RUNNING" in status:
                 pid = self.pid(index)
-                if pid != other_than and deploy._answers(f"{self.app_url(index)}/readyz"):
+                if pid != other_than and deploy.answers(f"{self.app_url(index)}/readyz"):
                     return pid
             assert time.monotonic() < deadline, f"{self.program(index)} not back: {status}"
             time.sleep(0.2)

@@ -18,10 +18,10 @@ from fresh.redis_client import create_redis
 from fresh.web import make_app, server_options
 from tests.conftest import make_settings
 from tests.helpers import AppServer, free_port
+from tests.private_redis import PrivateRedis
 
 MARIADBD = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
 INSTALL_DB = shutil.which("mariadb-install-db") or shutil.which("mysql_install_db") or "mariadb-install-db"
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 FAULTS_DB = "dailyfresh_faults"
 
 
@@ -79,33 +79,6 @@ class PrivateMariaDB:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
-
-
-class PrivateRedis:
-    """redis-server on a free port without persistence; kill() is SIGKILL, start() brings up an empty one."""
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self.port = free_port()
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def kill(self) -> None:
-        self.proc.kill()
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
 
 
 def _user() -> str:

@@ -8,8 +8,6 @@ from __future__ import annotations
 import contextlib
 import datetime
 import ipaddress
-import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,71 +23,15 @@ from fresh.redis_client import create_redis
 from fresh.web import listen_live, make_app, server_options
 from tests.conftest import make_settings
 from tests.faults.conftest import wait_until
-from tests.helpers import AppServer, Client, create_user, free_port
+from tests.helpers import AppServer, Client, create_user
+from tests.private_redis import PrivateRedis as Server
 
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 SERVICE = "dailyfresh"
 # A failover within a few seconds: a primary silent for a second is down for a Sentinel.
 DOWN_AFTER_MS = 1000
 FAILOVER_TIMEOUT_MS = 10000
 # Generous: the machine is shared, and nothing here asserts how fast anything is.
 DEADLINE = 90.0
-
-
-class Server:
-    """One redis-server process (a Sentinel with `sentinel_conf`), its log in its folder. With `tls` it speaks
-    only TLS (its port is the TLS port), replicates over TLS and wants client certificates from the CA."""
-
-    def __init__(self, folder: Path, name: str, *args: str, sentinel_conf: str | None = None,
-                 tls: Certificates | None = None):
-        self.folder = folder
-        self.name = name
-        self.port = free_port()
-        self.args = args
-        self.sentinel_conf = sentinel_conf
-        self.tls = tls
-        self.proc: subprocess.Popen | None = None
-
-    def _listen(self) -> list[str]:
-        if self.tls is None:
-            return ["port", str(self.port)]
-        return ["port", "0", "tls-port", str(self.port), "tls-cert-file", str(self.tls.server_cert),
-                "tls-key-file", str(self.tls.server_key), "tls-ca-cert-file", str(self.tls.ca),
-                "tls-replication", "yes"]
-
-    def start(self) -> None:
-        log = self.folder / f"{self.name}.log"
-        listen = self._listen()
-        if self.sentinel_conf is not None:
-            conf = self.folder / f"{self.name}.conf"  # Sentinel rewrites its file as it learns the topology
-            lines = [f"{listen[i]} {listen[i + 1]}" for i in range(0, len(listen), 2)]
-            conf.write_text("\n".join([*lines, "bind 127.0.0.1", f"dir {self.folder}", self.sentinel_conf]))
-            command = [REDIS_SERVER, str(conf), "--sentinel", "--logfile", str(log)]
-        else:
-            command = [REDIS_SERVER, *(f"--{a}" if i % 2 == 0 else a for i, a in enumerate(listen)),
-                       "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(self.folder),
-                       "--dbfilename", f"{self.name}.rdb", "--logfile", str(log), *self.args]
-        self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def kill(self) -> None:
-        self.proc.kill()
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-
-    def client(self, **kw) -> aioredis.Redis:
-        if self.tls is not None:
-            kw.update(ssl=True, ssl_ca_certs=str(self.tls.ca), ssl_certfile=str(self.tls.client_cert),
-                      ssl_keyfile=str(self.tls.client_key))
-        return aioredis.Redis(host="127.0.0.1", port=self.port, decode_responses=True, socket_timeout=5,
-                              socket_connect_timeout=5, **kw)
 
 
 @dataclass
