@@ -114,9 +114,9 @@ async def _buyers(run, sku_for, *, seconds: float, budget: int, stop_on_no_stock
     for p in people:
         p.base_url = run.base_url
         p.orders = getattr(p, "orders", [])
-    redis = aioredis.from_url(run.cfg.redis.url, decode_responses=True)
     # The cart-add scenario left units in these carts: empty them, so every order is exactly one unit.
-    await asyncio.gather(*(redis.delete(cart.cart_key(p.user["id"])) for p in people))
+    await run.empty_carts(people)
+    redis = aioredis.from_url(run.cfg.redis.url, decode_responses=True)
     latencies: list[float] = []
     codes: Counter = Counter()
     box = [budget]
