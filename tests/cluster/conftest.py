@@ -67,7 +67,7 @@ def clean():
 @pytest.fixture(scope="package")
 def rehearsal(tmp_path_factory):
     if os.geteuid() != 0:
-        pytest.skip("network namespaces need root; this machine's user cannot make them")
+        pytest.fail("the rehearsal needs root for network namespaces (ip netns); run make test as root")
     var = tmp_path_factory.mktemp("cluster") / "cluster"
     started = time.monotonic()
     c = cluster.up(var, extra=CHEAP_ARGON2)
