@@ -419,16 +419,38 @@ def sentinel_master(c: Cluster, host: str) -> dict:
         client.close()
 
 
-def redis_role(c: Cluster, host: str) -> str:
-    """ROLE of the Redis server on db1 or db2: master or slave."""
+def redis_replication(c: Cluster, host: str) -> dict:
+    """INFO replication of the Redis server on db1 or db2 (role, master_host, master_link_status, offsets)."""
     import redis
 
     client = redis.Redis(host=c.addr(host), port=REDIS_PORT, socket_timeout=2, socket_connect_timeout=2,
                          decode_responses=True)
     try:
-        return client.execute_command("ROLE")[0]
+        return client.info("replication")
     finally:
         client.close()
+
+
+def redis_report(c: Cluster, *, lines: int = 25) -> str:
+    """What an operator looks at when a failover goes wrong: each server's replication state and the last
+    events each Sentinel logged."""
+    import redis
+
+    out = []
+    for host in ("db1", "db2"):
+        try:
+            info = redis_replication(c, host)
+            state = {k: info.get(k) for k in ("role", "master_host", "master_link_status", "master_sync_in_progress",
+                                               "connected_slaves", "master_repl_offset")}
+        except redis.RedisError as exc:
+            state = {"error": str(exc)}
+        out.append(f"redis on {host} ({c.addr(host)}): {state}")
+    for host in SENTINEL_HOSTS:
+        log = c.dir(host) / "log" / "sentinel.log"
+        tail = log.read_text(errors="replace").splitlines()[-lines:] if log.exists() else ["(no log)"]
+        out.append(f"sentinel on {host}, last events:")
+        out += [f"  {line}" for line in tail if line.strip()]
+    return "\n".join(out)
 
 
 def redis_primary(c: Cluster) -> str:

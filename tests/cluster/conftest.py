@@ -134,11 +134,14 @@ async def make_sku(pool, *, stock: int, price: str = "10.50", name: str = "ËçâËé
         return cur.lastrowid
 
 
-async def wait_for(what: str, predicate, timeout: float = 30.0, interval: float = 0.2):
-    """Poll an async predicate until it is true; fail with `what` after `timeout` seconds."""
+async def wait_for(what: str, predicate, timeout: float = 30.0, interval: float = 0.2, *, report=None):
+    """Poll an async predicate until it is true; fail with `what` after `timeout` seconds, followed by what
+    `report()` (a blocking function returning text, e.g. the servers' state and logs) says then."""
     deadline = time.monotonic() + timeout
     while not (result := await predicate()):
-        assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f}s"
+        if time.monotonic() >= deadline:
+            details = await asyncio.to_thread(report) if report else ""
+            raise AssertionError(f"{what}: not within {timeout:.0f}s" + (f"\n{details}" if details else ""))
         await asyncio.sleep(interval)
     return result
 
