@@ -192,6 +192,15 @@ class SandboxApp(tornado.web.Application):
         params["sign"] = self.sign(sign_content(params, exclude=("sign", "sign_type")))
         return params
 
+    def return_params(self, trade: Trade) -> dict[str, str]:
+        """The signed query the buyer's browser brings back to return_url after paying."""
+        return self.signed_params({
+            "method": "alipay.trade.page.pay.return", "app_id": self.cfg.app_id, "auth_app_id": self.cfg.app_id,
+            "charset": "utf-8", "version": "1.0", "out_trade_no": trade.out_trade_no, "trade_no": trade.trade_no,
+            "total_amount": money(trade.total_amount), "seller_id": self.cfg.seller_id,
+            "timestamp": fmt(now_beijing()),
+        })
+
     # ---- trades ------------------------------------------------------------------------------------------
 
     def new_trade_no(self) -> str:
@@ -559,14 +568,8 @@ class ConfirmHandler(SandboxHandler):
             return self.page("付款失败", "该笔交易当前不能付款。", status=409, trade=trade)
         if not trade.return_url:
             return self.page("支付成功", "付款成功，可关闭此页面。", trade=trade)
-        params = app.signed_params({
-            "method": "alipay.trade.page.pay.return", "app_id": app.cfg.app_id, "auth_app_id": app.cfg.app_id,
-            "charset": "utf-8", "version": "1.0", "out_trade_no": trade.out_trade_no, "trade_no": trade.trade_no,
-            "total_amount": money(trade.total_amount), "seller_id": app.cfg.seller_id,
-            "timestamp": fmt(now_beijing()),
-        })
         sep = "&" if "?" in trade.return_url else "?"
-        self.redirect(trade.return_url + sep + urlencode(params))
+        self.redirect(trade.return_url + sep + urlencode(app.return_params(trade)))
 
 
 class CancelHandler(SandboxHandler):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 from decimal import Decimal
+from urllib.parse import urlencode
 
 import pytest
 
@@ -97,6 +98,11 @@ async def test_payment_forced_onto_a_closed_order_is_refunded_once(shop, order, 
     row = await order_row(pool, order_id)
     assert row["order_status"] == 6 and row["trade_no"] == sandbox.trades[order_id].trade_no
     assert await count(pool, "order_events", "order_id=%s AND detail LIKE %s", (order_id, "订单关闭后收到付款%")) == 1
+    # The buyer, back from the cashier, is told the money goes back; the orders page shows it on its way.
+    back = await client.get("/order/return/alipay?" + urlencode(sandbox.return_params(sandbox.trades[order_id])))
+    assert back.code == 200 and "已取消" in back.text and "将原路退回" in back.text and "31.00" in back.text
+    page = await client.get("/user/order/1")
+    assert re.search(r'class="refund pending">退款中 31\.00元', page.text), page.text
 
     # The refund worker of any process sends it; a second sweep has nothing left to send.
     assert len(await refunds.refund_due(shop)) == 1
@@ -112,7 +118,7 @@ async def test_payment_forced_onto_a_closed_order_is_refunded_once(shop, order, 
     assert (await order_row(pool, order_id))["refunded_amount"] == PAID_AMOUNT
     assert await count(pool, "order_events", "order_id=%s AND to_status=7", (order_id,)) == 1
     page = await client.get("/user/order/1")
-    assert "已退款" in page.text and "31.00" in page.text
+    assert "已退款" in page.text and "31.00" in page.text and "退款中" not in page.text
 
 
 async def _count_refunds(pool, order_id: str) -> bool:
