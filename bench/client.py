@@ -128,7 +128,12 @@ class Shopper:
         return await self.request("GET", path, **kw)
 
     async def login(self, username: str, password: str) -> None:
-        response = await self.post("/user/login", {"username": username, "pwd": password})
+        for attempt in range(20):
+            response = await self.post("/user/login", {"username": username, "pwd": password})
+            if response.code != 503:
+                break
+            # The shop's password-hash queue is full (50 shoppers log in at once): come back, as a person would.
+            await asyncio.sleep(0.05 * (attempt + 1))
         if response.code != 302 or "sid" not in self.cookies:
             raise RuntimeError(f"login of {username} failed: {response.code} {response.body[:200]!r}")
 
