@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import secrets
 from urllib.parse import urlencode
 
@@ -324,53 +325,51 @@ class OrderDetailHandler(AdminHandler):
                           breadcrumbs=[("订单", "/admin/orders"), (order_id, None)])
 
 
-class OrderShipHandler(OrderDetailHandler):
+class _OrderFormHandler(OrderDetailHandler, abc.ABC):
+    """The target of one action form of the order page, POST only. The order must exist (404); `act` does the
+    action and returns what to flash before going back to the page, or None when it rendered the page itself."""
+
     async def get(self, order_id: str) -> None:
         raise tornado.web.HTTPError(405)  # a form's target only: the page it inherits is served elsewhere
 
     async def post(self, order_id: str) -> None:
         await orders.order_detail(self.db, order_id)  # 404 for unknown ids
+        message = await self.act(order_id)
+        if message is not None:
+            self.flash(message)
+            self.redirect(f"/admin/orders/{order_id}")
+
+    @abc.abstractmethod
+    async def act(self, order_id: str) -> str | None: ...
+
+
+class OrderShipHandler(_OrderFormHandler):
+    async def act(self, order_id: str) -> str | None:
         form = orders.clean_shipment(self.form_values("carrier", "tracking_no"))
         if not form.ok:
             await self.show(order_id, form, status=400)
-            return
+            return None
         await orders.ship(self.db, self.redis, self.staff, order_id, **form.clean)
-        self.flash("订单已发货")
-        self.redirect(f"/admin/orders/{order_id}")
+        return "订单已发货"
 
 
-class OrderCancelHandler(OrderDetailHandler):
-    async def get(self, order_id: str) -> None:
-        raise tornado.web.HTTPError(405)  # a form's target only: the page it inherits is served elsewhere
-
-    async def post(self, order_id: str) -> None:
-        await orders.order_detail(self.db, order_id)  # 404 for unknown ids
+class OrderCancelHandler(_OrderFormHandler):
+    async def act(self, order_id: str) -> str:
         await orders.cancel(self.application, self.staff, order_id)
-        self.flash("订单已取消，库存已退回")
-        self.redirect(f"/admin/orders/{order_id}")
+        return "订单已取消，库存已退回"
 
 
-class OrderRefundHandler(OrderDetailHandler):
-    async def get(self, order_id: str) -> None:
-        raise tornado.web.HTTPError(405)  # a form's target only: the page it inherits is served elsewhere
-
-    async def post(self, order_id: str) -> None:
-        await orders.order_detail(self.db, order_id)  # 404 for unknown ids
+class OrderRefundHandler(_OrderFormHandler):
+    async def act(self, order_id: str) -> str:
         status = await orders.refund(self.application, self.staff, order_id, amount=self.arg("amount")[:20],
                                      reason=self.arg("reason"), request_no=self.arg("request_no")[:64])
-        self.flash(orders.REFUND_OUTCOMES[status])
-        self.redirect(f"/admin/orders/{order_id}")
+        return orders.REFUND_OUTCOMES[status]
 
 
-class OrderCodPaidHandler(OrderDetailHandler):
-    async def get(self, order_id: str) -> None:
-        raise tornado.web.HTTPError(405)  # a form's target only: the page it inherits is served elsewhere
-
-    async def post(self, order_id: str) -> None:
-        await orders.order_detail(self.db, order_id)  # 404 for unknown ids
+class OrderCodPaidHandler(_OrderFormHandler):
+    async def act(self, order_id: str) -> str:
         await orders.cod_paid(self.application, self.staff, order_id)
-        self.flash("已记录货到付款收款")
-        self.redirect(f"/admin/orders/{order_id}")
+        return "已记录货到付款收款"
 
 
 # --- users and the audit log ---------------------------------------------------------------------------------

@@ -17,9 +17,9 @@ from fresh import db
 from fresh.admin import audit
 from fresh.admin.base import Form
 from fresh.admin.dashboard import BEIJING
-from fresh.errors import Conflict, NotFound, Unavailable
+from fresh.errors import Conflict, NotFound
 from fresh.orders import queries
-from fresh.orders.closing import CloseResult, close_order
+from fresh.orders.closing import close_order, refuse_unless_closed
 from fresh.orders.lifecycle import mark_cod_paid
 from fresh.orders.status import (
     PAY_METHODS,
@@ -152,12 +152,9 @@ async def cancel(ctx, staff, order_id: str) -> None:
     """取消 an unpaid order through the lifecycle's one close path (the Alipay trade closed first, stock back,
     the status published); of two staff pressing at once exactly one closes it, the other gets Conflict."""
     result = await close_order(ctx, order_id, source="admin", detail=f"管理员取消（{staff.username}）")
-    if result is CloseResult.PAID:
-        raise Conflict("该订单已在支付宝付款，未取消", res=ActionRes.NOT_ALLOWED)
-    if result is CloseResult.NOT_OPEN:
-        raise Conflict("订单当前状态不能取消（可能已被其他管理员处理）", res=ActionRes.NOT_ALLOWED)
-    if result is CloseResult.RETRY:
-        raise Unavailable("正在向支付宝确认支付状态，请稍后再试", res=ActionRes.NOT_ALLOWED)
+    refuse_unless_closed(result, paid="该订单已在支付宝付款，未取消",
+                         not_open="订单当前状态不能取消（可能已被其他管理员处理）",
+                         retry="正在向支付宝确认支付状态，请稍后再试")
     # The close committed in its own transaction (the lifecycle's); the audit row follows it.
     async with db.transaction(ctx.db) as cur:
         await audit.record(cur, staff, action="cancel", entity=audit.Entity.ORDER, entity_id=order_id,

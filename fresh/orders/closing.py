@@ -87,14 +87,20 @@ async def publish_closed(ctx: Context, order: dict) -> None:
         log.warning("could not publish the close of %s", order["order_id"], exc_info=True)
 
 
+def refuse_unless_closed(result: CloseResult, *, paid: str, not_open: str, retry: str) -> None:
+    """A cancel's answer when close_order did not close, in the words of whoever asked: Conflict once the order
+    is paid or no longer open, Unavailable while the gateway cannot confirm the payment is stopped."""
+    if result is CloseResult.PAID:
+        raise Conflict(paid, res=ActionRes.NOT_ALLOWED)
+    if result is CloseResult.NOT_OPEN:
+        raise Conflict(not_open, res=ActionRes.NOT_ALLOWED)
+    if result is CloseResult.RETRY:
+        raise Unavailable(retry, res=ActionRes.NOT_ALLOWED)
+
+
 async def cancel_order(ctx: Context, *, user_id: int, order_id: str) -> None:
-    """The owner cancels an unpaid order; NotFound for others' orders, Conflict once it is paid or closed,
-    Unavailable while the payment gateway cannot confirm the payment is stopped."""
+    """The owner cancels an unpaid order; NotFound for others' orders, else as refuse_unless_closed."""
     await get_order(ctx.db, order_id, user_id=user_id)
     result = await close_order(ctx, order_id, source="web", detail="用户取消")
-    if result is CloseResult.PAID:
-        raise Conflict("该订单已支付成功，不能取消", res=ActionRes.NOT_ALLOWED)
-    if result is CloseResult.NOT_OPEN:
-        raise Conflict("订单当前状态不能取消", res=ActionRes.NOT_ALLOWED)
-    if result is CloseResult.RETRY:
-        raise Unavailable("正在确认支付状态，请稍后再试", res=ActionRes.NOT_ALLOWED)
+    refuse_unless_closed(result, paid="该订单已支付成功，不能取消", not_open="订单当前状态不能取消",
+                         retry="正在确认支付状态，请稍后再试")

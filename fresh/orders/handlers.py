@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import re
 from urllib.parse import urlencode
 
@@ -109,7 +110,7 @@ class UserOrderHandler(BaseHandler):
                                                                      for k, v in data.items()})
 
 
-class _OrderActionHandler(BaseHandler):
+class _OrderActionHandler(BaseHandler, abc.ABC):
     """AJAX actions on one of the user's orders (res codes: ActionRes)."""
 
     ajax = True
@@ -128,9 +129,9 @@ class _OrderActionHandler(BaseHandler):
             raise NotFound("订单不存在", res=ActionRes.NO_ORDER) from None
         self.reply(ActionRes.DONE, self.done_message, order_id=order_id)
 
+    @abc.abstractmethod
     async def act(self, order_id: str) -> None:
         """The lifecycle function; NotFound for others' orders, Conflict in a status that does not allow it."""
-        raise NotImplementedError
 
 
 class OrderCancelHandler(_OrderActionHandler):

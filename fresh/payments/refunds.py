@@ -87,6 +87,16 @@ def paid_after_close_statements(*, order_id: str, trade_no: str, amount: Decimal
     ]
 
 
+async def _locked_order(cur: aiomysql.Cursor, order_id: str) -> dict:
+    """The order's money facts, its row locked until the transaction ends; NotFound for an unknown id."""
+    await cur.execute("SELECT order_id, user_id, order_status, pay_method, total_price, transit_price,"
+                      " refunded_amount, trade_no FROM order_info WHERE order_id=%s FOR UPDATE", (order_id,))
+    order = await cur.fetchone()
+    if order is None:
+        raise NotFound("订单不存在")
+    return order
+
+
 async def record_refunded(ctx: Context, order_id: str, *, refund_fee: Decimal, source: str,
                           out_request_no: str = "") -> bool:
     """Record that Alipay has refunded `refund_fee` in total for the order (its cumulative figure); True if that
@@ -94,11 +104,7 @@ async def record_refunded(ctx: Context, order_id: str, *, refund_fee: Decimal, s
     refund_fee = Decimal(refund_fee)
     async with db.transaction(ctx.db) as cur:
         # The row lock orders this against the other refund paths and the close/pay paths of the same order.
-        await cur.execute("SELECT order_id, user_id, order_status, total_price, transit_price, refunded_amount,"
-                          " trade_no FROM order_info WHERE order_id=%s FOR UPDATE", (order_id,))
-        order = await cur.fetchone()
-        if order is None:
-            raise NotFound("订单不存在")
+        order = await _locked_order(cur, order_id)
         total = order_amount(order)
         if refund_fee > total:
             log.error("Alipay reports %s refunded for order %s of %s; recording the order's amount", refund_fee,
@@ -159,11 +165,7 @@ async def refund_order(ctx: Context, order_id: str, *, amount: Decimal | None = 
         raise BadRequest("退款请求号无效")
     async with db.transaction(ctx.db) as cur:
         # Locked so that two staff refunds cannot together exceed what was paid.
-        await cur.execute("SELECT order_status, pay_method, total_price, transit_price, refunded_amount, trade_no"
-                          " FROM order_info WHERE order_id=%s FOR UPDATE", (order_id,))
-        order = await cur.fetchone()
-        if order is None:
-            raise NotFound("订单不存在")
+        order = await _locked_order(cur, order_id)
         if out_request_no is not None:
             await cur.execute("SELECT id, status FROM order_refunds WHERE order_id=%s AND out_request_no=%s",
                               (order_id, out_request_no))
