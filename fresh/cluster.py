@@ -22,6 +22,7 @@ two runs never collide; `cluster-down` stops every process in the namespaces and
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import ipaddress
 import json
 import os
@@ -52,6 +53,9 @@ SANDBOX_PORT = 8100
 MYSQL_PORT, REDIS_PORT, SENTINEL_PORT = 3306, 6379, 26379
 SERVICE_NAME = "dailyfresh"
 DB_NAME, DB_USER, REPL_USER = "dailyfresh", "dailyfresh", "replicator"
+# Every cluster of this machine, one file each, so that a cluster whose test run was killed before it could take
+# it down is found and taken down by the next `up`. A tmpfs directory: gone at reboot, with the namespaces.
+REGISTRY = Path("/run/dailyfresh-clusters")
 # Sentinel calls the primary down after this long without an answer; two of three must agree (the quorum).
 DOWN_AFTER_MS = 1000
 QUORUM = 2
@@ -68,6 +72,10 @@ class Cluster:
     var: Path  # <var>/cluster
     prefix: str  # namespaces <prefix>-<host>, links <prefix><host>, bridge <prefix>br
     subnet: str
+    # The process whose end ends the cluster (a test run), with its start time (pids are reused); None for one made
+    # by `make cluster-up`, which lives until `make cluster-down`.
+    owner: int | None = None
+    owner_start: str = ""
 
     @property
     def network(self) -> ipaddress.IPv4Network:
@@ -110,8 +118,10 @@ class Cluster:
 
     def save(self) -> None:
         self.var.mkdir(parents=True, exist_ok=True)
-        state = {"prefix": self.prefix, "subnet": self.subnet}
+        state = {"prefix": self.prefix, "subnet": self.subnet, "owner": self.owner, "owner_start": self.owner_start}
         (self.var / "cluster.json").write_text(json.dumps(state) + "\n")
+        REGISTRY.mkdir(mode=0o700, exist_ok=True)
+        (REGISTRY / f"{self.prefix}.json").write_text(json.dumps({**state, "var": str(self.var)}) + "\n")
 
     @classmethod
     def load(cls, var: Path) -> Cluster | None:
@@ -119,7 +129,8 @@ class Cluster:
             state = json.loads((var / "cluster.json").read_text())
         except (OSError, ValueError):
             return None
-        return cls(var=var, prefix=state["prefix"], subnet=state["subnet"])
+        return cls(var=var, prefix=state["prefix"], subnet=state["subnet"], owner=state.get("owner"),
+                   owner_start=state.get("owner_start", ""))
 
 
 # --- small helpers ----------------------------------------------------------------------------------------------
@@ -214,7 +225,8 @@ def _alive(pid: int) -> bool:
 
 def stop_host(c: Cluster, host: str, *, timeout: float = 30) -> None:
     """End every process on the host: supervisor's programs through supervisor (they drain), the rest by pid."""
-    layout = host_layouts(c).get(host)
+    # A reaped cluster's files may be gone with its test run's temporary directory: then its processes go by pid.
+    layout = host_layouts(c).get(host) if c.var.is_dir() else None
     if layout is not None and deploy.supervisord_pid(layout) is not None:
         try:
             deploy.stop(layout, timeout=timeout)
@@ -236,11 +248,47 @@ def stop_host(c: Cluster, host: str, *, timeout: float = 30) -> None:
             pass
 
 
+def process_start(pid: int) -> str:
+    """When the process started (clock ticks since boot, /proc/<pid>/stat), or "" when it has ended."""
+    if not _alive(pid):
+        return ""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def reap_orphans() -> list[str]:
+    """Take down every registered cluster whose owner has ended (a test run killed before its teardown); the
+    prefixes of those taken down. Clusters without an owner (`make cluster-up`) are left alone."""
+    reaped = []
+    for entry in sorted(REGISTRY.glob("*.json")) if REGISTRY.is_dir() else []:
+        try:
+            state = json.loads(entry.read_text())
+        except (OSError, ValueError):
+            continue
+        owner = state.get("owner")
+        if owner is None or process_start(owner) == state.get("owner_start"):
+            continue
+        _teardown(Cluster(var=Path(state["var"]), prefix=state["prefix"], subnet=state["subnet"]))
+        (Path(state["var"]) / "cluster.json").unlink(missing_ok=True)
+        entry.unlink(missing_ok=True)
+        reaped.append(state["prefix"])
+    return reaped
+
+
 def down(var: Path) -> bool:
     """Stop everything of the run saved under `var` and remove its namespaces and bridge; False if none."""
     c = Cluster.load(var)
     if c is None:
         return False
+    _teardown(c)
+    (var / "cluster.json").unlink(missing_ok=True)
+    (REGISTRY / f"{c.prefix}.json").unlink(missing_ok=True)
+    return True
+
+
+def _teardown(c: Cluster) -> None:
     namespaces = sh("ip", "netns", "list", check=False)
     # The shop first (it drains), then what it uses.
     for host in ("lb", "app1", "app2", "sn3", "db2", "db1"):
@@ -251,8 +299,6 @@ def down(var: Path) -> bool:
             sh("ip", "netns", "del", c.ns(host), check=False)
         sh("ip", "link", "del", c.link(host), check=False)  # gone with the namespace, unless half made
     sh("ip", "link", "del", c.bridge, check=False)
-    (var / "cluster.json").unlink(missing_ok=True)
-    return True
 
 
 # --- processes that are not under supervisor (the databases) ----------------------------------------------------
@@ -580,8 +626,9 @@ def shop_up(c: Cluster, extra: dict | None = None) -> None:
     wait_until("nginx on lb", lambda: deploy.answers(f"{c.url}healthz"), timeout=60, log=c.dir("lb") / "log")
 
 
-def up(var: Path, *, extra: dict | None = None) -> Cluster:
-    """Bring the whole rehearsal up under `var` (wiped first); on any failure take down what was made."""
+def up(var: Path, *, extra: dict | None = None, owner: int | None = None) -> Cluster:
+    """Bring the whole rehearsal up under `var` (wiped first); on any failure take down what was made. With
+    `owner` (a pid), the next `up` after that process ends takes the cluster down if nothing else did."""
     if os.geteuid() != 0:
         raise ClusterError("network namespaces need root (run `make cluster-up` as root)")
     if Cluster.load(var) is not None:
@@ -589,9 +636,13 @@ def up(var: Path, *, extra: dict | None = None) -> Cluster:
     for tool in ("ip", "mariadbd", "mariadb-install-db", "mariadb", "redis-server"):
         if not (shutil.which(tool) or Path(f"/usr/sbin/{tool}").exists()):
             raise ClusterError(f"{tool} is not installed")
+    for prefix in reap_orphans():
+        print(f"took down cluster {prefix}, left by a run that ended without taking it down", file=sys.stderr)
     if var.exists():
         shutil.rmtree(var)
     c = choose(var)
+    if owner is not None:
+        c = dataclasses.replace(c, owner=owner, owner_start=process_start(owner))
     c.save()
     try:
         network_up(c)

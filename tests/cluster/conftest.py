@@ -70,7 +70,7 @@ def rehearsal(tmp_path_factory):
         pytest.fail("the rehearsal needs root for network namespaces (ip netns); run make test as root")
     var = tmp_path_factory.mktemp("cluster") / "cluster"
     started = time.monotonic()
-    c = cluster.up(var, extra=CHEAP_ARGON2)
+    c = cluster.up(var, extra=CHEAP_ARGON2, owner=os.getpid())  # a later run takes it down if this one is killed
     print(f"cluster up in {time.monotonic() - started:.0f}s: {c.prefix} {c.subnet}")
     http = AsyncHTTPClient(force_instance=True, max_clients=300)
     try:
