@@ -40,6 +40,10 @@ def configure_environment(opts: Options) -> None:
     })
     VAR.mkdir(parents=True, exist_ok=True)
     LOGS.mkdir(parents=True, exist_ok=True)
+    # Each run starts with empty logs: the deployments append to theirs (nginx's access log grows by ~100 MB a run
+    # at the static index's rate), and a log should tell about one run.
+    for old in (*LOGS.glob("*.log"), *(VAR / "log").glob("*.log"), *VAR.glob("bare-nginx-*/log/*.log")):
+        old.unlink(missing_ok=True)
 
 
 def raise_fd_limit(wanted: int = 65536) -> int:
