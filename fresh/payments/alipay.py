@@ -7,10 +7,8 @@ the orders and payments domains call it, never the other way round.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -157,18 +155,6 @@ def extract_signed_response(raw: str, response_key: str) -> tuple[str, dict, str
     raise AlipayProtocolError(f"gateway answer has no {response_key}")
 
 
-_RSA_POOL: ThreadPoolExecutor | None = None
-
-
-def _rsa_pool() -> ThreadPoolExecutor:
-    """The threads that sign requests and verify answers (made on first use; the big-number arithmetic runs in
-    libgmp without the GIL, so two threads use both cores of a small machine)."""
-    global _RSA_POOL
-    if _RSA_POOL is None:
-        _RSA_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="alipay-rsa")
-    return _RSA_POOL
-
-
 class AlipayClient:
     """Alipay open-platform client (RSA2). One per process; cheap calls, safe to share between coroutines."""
 
@@ -215,14 +201,9 @@ class AlipayClient:
         return f"{self.gateway}?{query}"
 
     async def _call(self, method: str, biz_content: dict) -> dict:
-        """Send one signed API call, verify the answer on its raw text and return the inner `*_response` dict.
-
-        The RSA work (about 2.7 ms to sign and 0.8 ms to verify on this project's machines) runs on a small thread
-        pool of its own, not on the event loop: the payment watcher, the refund worker and the expiry send calls by
-        the hundred, and 300 queries signed on the loop stalled every request of the process for about a second."""
+        """Send one signed API call, verify the answer on its raw text and return the inner `*_response` dict."""
         response_key = method.replace(".", "_") + "_response"
-        loop = asyncio.get_running_loop()
-        url = f"{self.gateway}?{await loop.run_in_executor(_rsa_pool(), self._signed_query, method, biz_content)}"
+        url = f"{self.gateway}?{self._signed_query(method, biz_content)}"
         http = self._http or AsyncHTTPClient()
         request = HTTPRequest(url, method="GET", request_timeout=self.cfg.timeout, connect_timeout=self.cfg.timeout,
                               follow_redirects=False)
@@ -238,7 +219,7 @@ class AlipayClient:
             raw = response.body.decode("utf-8")
         except UnicodeDecodeError:
             raise AlipayProtocolError(f"gateway answer to {method} is not UTF-8") from None
-        return await loop.run_in_executor(_rsa_pool(), self._verify_response, raw, response_key, method)
+        return self._verify_response(raw, response_key, method)
 
     def _verify_response(self, raw: str, response_key: str, method: str) -> dict:
         signed_text, inner, sign = extract_signed_response(raw, response_key)

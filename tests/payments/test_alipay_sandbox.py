@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 from datetime import timedelta
 from decimal import Decimal
@@ -83,24 +82,6 @@ async def test_query_before_open_after_open_after_confirm(alipay, receiver, buye
     assert paid["code"] == "10000" and alipay_mod.is_paid(paid)
     assert paid["trade_status"] == "TRADE_SUCCESS" and paid["total_amount"] == "12.50"
     assert paid["out_trade_no"] == no and paid["trade_no"] == waiting["trade_no"] and paid["send_pay_date"]
-
-
-async def test_api_calls_sign_and_verify_off_the_event_loop(alipay, monkeypatch):
-    # The watcher, the refund worker and the expiry send calls by the hundred: their RSA work must not hold the
-    # loop (the standards: any blocking work goes through an executor).
-    threads = []
-    for name in ("_signed_query", "_verify_response"):
-        real = getattr(alipay, name)
-
-        def spy(*args, _real=real, _name=name):
-            threads.append((_name, threading.current_thread().name))
-            return _real(*args)
-
-        monkeypatch.setattr(alipay, name, spy)
-    answer = await alipay.query("202601010000099")
-    assert answer["sub_code"] == "ACQ.TRADE_NOT_EXIST"  # signed, sent, answered and verified
-    assert [name for name, _ in threads] == ["_signed_query", "_verify_response"]
-    assert all(thread.startswith("alipay-rsa") for _, thread in threads), threads
 
 
 async def test_confirm_notifies_signed_and_redirects_signed(alipay, receiver, buyer, sandbox):
