@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 
 from fresh import db
 from fresh.admin import audit
-from fresh.admin.base import Form
+from fresh.admin.forms import Form
 from fresh.catalog.cache import invalidate_catalog
 from fresh.catalog.goods import clean_detail, image_url
 from fresh.catalog.search import like_pattern, sync_search_index

@@ -15,8 +15,8 @@ import redis.asyncio as aioredis
 
 from fresh import db
 from fresh.admin import audit
-from fresh.admin.base import Form
 from fresh.admin.dashboard import BEIJING
+from fresh.admin.forms import Form
 from fresh.errors import Conflict, NotFound
 from fresh.orders import queries
 from fresh.orders.closing import close_order, refuse_unless_closed

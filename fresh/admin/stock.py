@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 
 from fresh import db
 from fresh.admin import audit
-from fresh.admin.base import Form
+from fresh.admin.forms import Form
 from fresh.admin.goods import MAX_STOCK, clean_int
 from fresh.catalog.cache import invalidate_catalog
 from fresh.catalog.goods import forget_cart_sku
