@@ -7,6 +7,7 @@ import json
 import os
 import re
 import secrets
+import subprocess
 import time
 from datetime import UTC
 from email import message_from_bytes
@@ -37,6 +38,18 @@ def free_ports(n: int) -> list[int]:
 
 def free_port() -> int:
     return free_ports(1)[0]
+
+
+def end_process(proc: subprocess.Popen | None, grace: float) -> None:
+    """Stop a server this test started: SIGTERM, up to `grace` seconds to shut down cleanly, then SIGKILL."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
 
 
 class AppServer:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.helpers import free_port
+from tests.helpers import end_process, free_port
 
 MARIADBD = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
 INSTALL_DB = shutil.which("mariadb-install-db") or "mariadb-install-db"
@@ -76,15 +76,9 @@ class PrivateMariaDB:
         os.kill(self.proc.pid, signal.SIGCONT)
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.resume()
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+        if self.proc is not None and self.proc.poll() is None:
+            self.resume()  # a stalled server cannot act on SIGTERM
+        end_process(self.proc, 60)
 
 
 @contextlib.contextmanager

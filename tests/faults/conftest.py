@@ -17,7 +17,7 @@ from fresh import db, migrate
 from fresh.redis_client import create_redis
 from fresh.web import make_app, server_options
 from tests.conftest import make_settings
-from tests.helpers import AppServer, free_port
+from tests.helpers import AppServer, end_process, free_port
 from tests.private_redis import PrivateRedis
 
 MARIADBD = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
@@ -72,13 +72,8 @@ class PrivateMariaDB:
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            self.resume()
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+            self.resume()  # a stalled server cannot act on SIGTERM
+        end_process(self.proc, 30)
 
 
 def _user() -> str:
