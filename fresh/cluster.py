@@ -271,8 +271,6 @@ def reap_orphans() -> list[str]:
         if owner is None or process_start(owner) == state.get("owner_start"):
             continue
         _teardown(Cluster(var=Path(state["var"]), prefix=state["prefix"], subnet=state["subnet"]))
-        (Path(state["var"]) / "cluster.json").unlink(missing_ok=True)
-        entry.unlink(missing_ok=True)
         reaped.append(state["prefix"])
     return reaped
 
@@ -283,12 +281,12 @@ def down(var: Path) -> bool:
     if c is None:
         return False
     _teardown(c)
-    (var / "cluster.json").unlink(missing_ok=True)
-    (REGISTRY / f"{c.prefix}.json").unlink(missing_ok=True)
     return True
 
 
 def _teardown(c: Cluster) -> None:
+    """Stop the cluster's processes, remove its namespaces, links and bridge, and forget it (its saved state and
+    its registry entry)."""
     namespaces = sh("ip", "netns", "list", check=False)
     # The shop first (it drains), then what it uses.
     for host in ("lb", "app1", "app2", "sn3", "db2", "db1"):
@@ -299,6 +297,8 @@ def _teardown(c: Cluster) -> None:
             sh("ip", "netns", "del", c.ns(host), check=False)
         sh("ip", "link", "del", c.link(host), check=False)  # gone with the namespace, unless half made
     sh("ip", "link", "del", c.bridge, check=False)
+    (c.var / "cluster.json").unlink(missing_ok=True)
+    (REGISTRY / f"{c.prefix}.json").unlink(missing_ok=True)
 
 
 # --- processes that are not under supervisor (the databases) ----------------------------------------------------

@@ -55,6 +55,7 @@ async def pending_refunds(pool: aiomysql.Pool, order_ids: list[str]) -> dict[str
     if not order_ids:
         return {}
     placeholders = ",".join(["%s"] * len(order_ids))
+    # status 1: pending (payments.refunds.RefundStatus.PENDING; orders cannot import payments, which imports them).
     rows = await db.fetchall(pool, "SELECT order_id, SUM(amount) AS amount FROM order_refunds"  # noqa: S608 -- only %s marks formatted in
                                    f" WHERE status=1 AND order_id IN ({placeholders}) GROUP BY order_id", order_ids)
     return {row["order_id"]: row["amount"] for row in rows}
